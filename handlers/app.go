@@ -1,0 +1,189 @@
+// Package handlers builds the web application: routes, pages, the socket and the one error handler.
+// main and the tests build it with the same constructor.
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"net/http"
+
+	"messenger/handlers/realtime"
+	"messenger/handlers/session"
+	"messenger/models"
+	"messenger/models/store"
+	"messenger/static"
+)
+
+// Deps is everything the application needs from outside.
+type Deps struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	// SessionKeys sign the session cookie; the first signs, every one verifies (rotation).
+	SessionKeys [][]byte
+	// BaseURL is the public origin, e.g. https://chat.example.org; empty: the Host requests come to.
+	BaseURL string
+	// Broker carries events between instances; nil: in-process (one instance).
+	Broker realtime.Broker
+	// Timeouts of sessions; zero: session.DefaultTimeouts.
+	Timeouts session.Timeouts
+	// LoginLimits throttles failed sign-ins; zero: defaultLoginLimits.
+	LoginLimits LoginLimits
+	// HashWorkers bounds concurrent password hashing; 0: the number of CPUs.
+	HashWorkers int
+	// OfflineGrace delays "offline" after a user's last socket closes so a reload does not flicker.
+	OfflineGrace time.Duration
+}
+
+// Server holds what the handlers share.
+type Server struct {
+	store      *store.Store
+	log        *slog.Logger
+	sessions   *session.Manager
+	hub        *realtime.Hub
+	broker     realtime.Broker
+	instanceID string
+	throttle   *loginThrottle
+	hasher     *hasher
+	dummyHash  string
+	origin     string
+}
+
+// New builds the Fiber application and the server behind it. Call Server.Run to start its background
+// work (event delivery, presence heartbeat, session sweeping) and Server.Shutdown before exit.
+func New(d Deps) (*fiber.App, *Server, error) {
+	if d.Store == nil || d.Logger == nil || len(d.SessionKeys) == 0 {
+		return nil, nil, errors.New("handlers: Store, Logger and SessionKeys are required")
+	}
+	origin, secure, err := parseBaseURL(d.BaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Timeouts == (session.Timeouts{}) {
+		d.Timeouts = session.DefaultTimeouts
+	}
+	if d.LoginLimits == (LoginLimits{}) {
+		d.LoginLimits = defaultLoginLimits
+	}
+	if d.HashWorkers <= 0 {
+		d.HashWorkers = runtime.NumCPU()
+	}
+	if d.OfflineGrace == 0 {
+		d.OfflineGrace = 4 * time.Second
+	}
+	if d.Broker == nil {
+		d.Broker = realtime.NewLocalBroker()
+	}
+	s := &Server{
+		store:      d.Store,
+		log:        d.Logger,
+		sessions:   &session.Manager{Store: session.NewDBStore(d.Store, d.SessionKeys, secure, d.Timeouts), Origin: origin},
+		broker:     d.Broker,
+		instanceID: newInstanceID(),
+		throttle:   newLoginThrottle(d.LoginLimits),
+		hasher:     newHasher(d.HashWorkers),
+		origin:     origin,
+	}
+	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")
+	if err != nil {
+		return nil, nil, err
+	}
+	s.hub = realtime.NewHub(realtime.HubConfig{
+		Logger:       d.Logger,
+		Render:       s.renderEvent,
+		OnPresence:   s.presenceChanged,
+		OfflineGrace: d.OfflineGrace,
+	})
+
+	app := fiber.New(fiber.Config{
+		AppName:               "messenger",
+		BodyLimit:             64 * 1024,
+		ReadBufferSize:        16 * 1024,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+	})
+	app.Use(recover.New())
+	app.Use(s.securityHeaders)
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Use("/static", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+		return c.Next()
+	}, filesystem.New(filesystem.Config{Root: http.FS(static.Files)}))
+
+	app.Use(s.sessions.Middleware, s.sessions.RequireCSRF)
+	app.Get("/login", s.loginPage)
+	app.Post("/login", s.login)
+	app.Get("/register", s.registerPage)
+	app.Post("/register", s.register)
+
+	app.Post("/logout", s.requireUser, s.logout)
+	app.Get("/", s.requireUser, s.index)
+	app.Get("/ws", s.requireUser, s.upgrade, websocket.New(s.socket, websocket.Config{
+		Origins:         []string{"*"}, // checked in s.upgrade against BASE_URL or the Host, before the upgrade
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+	}))
+	app.Get("/chat/:username", s.requireUser, s.chat)
+	app.Get("/chat/:username/messages", s.requireUser, s.older)
+	app.Post("/chat/:username/messages", s.requireUser, s.sendMessage)
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	return app, s, nil
+}
+
+func parseBaseURL(raw string) (origin string, secure bool, err error) {
+	if raw == "" {
+		return "", false, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false, errors.New("BASE_URL must look like https://chat.example.org")
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), u.Scheme == "https", nil
+}
+
+func newInstanceID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Run delivers events from the broker to this instance's sockets and keeps presence and sessions tidy
+// until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	go s.sessions.Store.Sweep(ctx, 10*time.Minute, func(err error) { s.log.Error("sweep sessions", "err", err) })
+	go s.heartbeat(ctx)
+	for ctx.Err() == nil {
+		if err := s.broker.Run(ctx, s.deliver); err != nil && ctx.Err() == nil {
+			s.log.Error("event broker stopped; restarting", "err", err)
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// Shutdown closes every socket with 1012 (clients reconnect, to this instance once it is back or to
+// another) and forgets this instance's presence.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.hub.Shutdown(ctx)
+	if err := s.store.RemoveInstance(ctx, s.instanceID, 2*store.PresenceFreshness); err != nil {
+		s.log.Warn("remove instance presence", "err", err)
+	}
+}
+
+// Hub exposes the socket hub (tests count sockets with it).
+func (s *Server) Hub() *realtime.Hub { return s.hub }

@@ -1,0 +1,240 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"messenger/handlers/realtime"
+	"messenger/handlers/session"
+	"messenger/models"
+	"messenger/models/store"
+	"messenger/views"
+)
+
+const (
+	msgWrongLogin = "Wrong username or password."
+	msgThrottled  = "Too many failed sign-in attempts. Wait a few minutes, then try again."
+	msgBusy       = "Messenger is busy right now. Please try again in a moment."
+)
+
+// activeWindow is how long a user counts as online after a page request without a socket (plain
+// HTML); a socket keeps them online for as long as it is open.
+const activeWindow = 2 * time.Minute
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	if session.From(c).UserID() != 0 {
+		return c.Redirect("/", http.StatusSeeOther)
+	}
+	return s.renderLogin(c, http.StatusOK, views.LoginForm{})
+}
+
+func (s *Server) renderLogin(c *fiber.Ctx, status int, f views.LoginForm) error {
+	f.Title = "Sign in"
+	f.CSRF = session.From(c).CSRFToken()
+	return render(c, status, views.LoginPage(f))
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	username := strings.Clone(c.FormValue("username"))
+	password := strings.Clone(c.FormValue("password"))
+	form := views.LoginForm{Username: username}
+	if !validUTF8Form(username, password) {
+		form.Username = ""
+		form.Error = "The form contains invalid characters."
+		return s.renderLogin(c, http.StatusUnprocessableEntity, form)
+	}
+	account := models.UsernameKey(username)
+	ip := c.IP()
+	if !s.throttle.Allowed(account, ip) {
+		form.Error = msgThrottled
+		return s.renderLogin(c, http.StatusTooManyRequests, form)
+	}
+	user, err := s.store.UserByUsername(c.UserContext(), username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// An unknown user costs the same hash as a known one, so timing does not tell which names exist.
+	hash := s.dummyHash
+	if err == nil {
+		hash = user.Password
+	}
+	var ok bool
+	err = s.hasher.do(c.UserContext(), func() error {
+		var verr error
+		ok, verr = models.VerifyPassword(password, hash)
+		return verr
+	})
+	if errors.Is(err, errHasherBusy) {
+		form.Error = msgBusy
+		return s.renderLogin(c, http.StatusServiceUnavailable, form)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok || user.UserID == 0 {
+		s.throttle.Failed(account, ip)
+		form.Error = msgWrongLogin
+		return s.renderLogin(c, http.StatusUnauthorized, form)
+	}
+	s.throttle.Succeeded(account)
+	return s.signIn(c, user)
+}
+
+func (s *Server) signIn(c *fiber.Ctx, user models.User) error {
+	session.From(c).SignIn(user.UserID)
+	if err := s.store.TouchUser(c.UserContext(), user.UserID, time.Now().UTC().Add(activeWindow)); err != nil {
+		return err
+	}
+	s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, ActorID: user.UserID, Online: true})
+	s.log.Info("signed in", "user_id", user.UserID)
+	return c.Redirect("/", http.StatusSeeOther)
+}
+
+func (s *Server) registerPage(c *fiber.Ctx) error {
+	if session.From(c).UserID() != 0 {
+		return c.Redirect("/", http.StatusSeeOther)
+	}
+	return s.renderRegister(c, http.StatusOK, views.RegisterForm{})
+}
+
+func (s *Server) renderRegister(c *fiber.Ctx, status int, f views.RegisterForm) error {
+	f.Title = "Create account"
+	f.CSRF = session.From(c).CSRFToken()
+	return render(c, status, views.RegisterPage(f))
+}
+
+func (s *Server) register(c *fiber.Ctx) error {
+	raw := map[string]string{}
+	for _, k := range []string{"first_name", "last_name", "gender", "username", "password"} {
+		raw[k] = strings.Clone(c.FormValue(k))
+	}
+	form := views.RegisterForm{Errors: models.FieldErrors{}}
+	// What the user typed goes back into the form, minus anything that cannot be shown.
+	for k, v := range raw {
+		if !validUTF8Form(v) {
+			raw[k] = ""
+			if k != "password" {
+				form.Errors[k] = "This field contains invalid characters."
+			}
+		}
+	}
+	form.FirstName, form.LastName, form.Username = raw["first_name"], raw["last_name"], raw["username"]
+	user := models.User{}
+	var msg string
+	if user.FirstName, msg = models.CleanName(raw["first_name"], "First name", true); msg != "" {
+		form.Errors.Set("first_name", msg)
+	}
+	if user.LastName, msg = models.CleanName(raw["last_name"], "Last name", false); msg != "" {
+		form.Errors.Set("last_name", msg)
+	}
+	gender, err := strconv.Atoi(raw["gender"])
+	if raw["gender"] == "" {
+		gender, err = 0, nil
+	}
+	if err != nil || !models.Gender(gender).Valid() {
+		form.Errors.Set("gender", "Choose one of the listed options.")
+	} else {
+		user.Gender = models.Gender(gender)
+		form.Gender = user.Gender
+	}
+	if user.Username, msg = models.NormalizeUsername(raw["username"]); msg != "" {
+		form.Errors.Set("username", msg)
+	}
+	if msg = models.CheckPassword(raw["password"], user.Username); msg != "" {
+		form.Errors.Set("password", msg)
+	}
+	if form.Errors.Any() {
+		form.Error = "Please correct the fields marked below."
+		return s.renderRegister(c, http.StatusUnprocessableEntity, form)
+	}
+	err = s.hasher.do(c.UserContext(), func() error {
+		var herr error
+		user.Password, herr = models.HashPassword(raw["password"])
+		return herr
+	})
+	if errors.Is(err, errHasherBusy) {
+		form.Error = msgBusy
+		return s.renderRegister(c, http.StatusServiceUnavailable, form)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateUser(c.UserContext(), &user); errors.Is(err, store.ErrConflict) {
+		form.Errors.Set("username", "That username is taken. Try another.")
+		form.Error = "Please correct the fields marked below."
+		return s.renderRegister(c, http.StatusConflict, form)
+	} else if err != nil {
+		return err
+	}
+	s.log.Info("registered", "user_id", user.UserID)
+	return s.signIn(c, user)
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	sess := session.From(c)
+	me := currentUser(c)
+	ctx := c.UserContext()
+	if id := sess.ID(); id != "" {
+		s.publish(ctx, realtime.Event{Kind: realtime.KindSessionEnded, SessionID: id})
+	}
+	if err := s.store.SignOffUser(ctx, me.UserID); err != nil {
+		return err
+	}
+	sess.SignOut()
+	s.log.Info("signed out", "user_id", me.UserID)
+	return redirect(c, "/login")
+}
+
+const localsUser = "messenger.user"
+
+// requireUser lets signed-in users through with their row in Locals; others go to the login page
+// (the socket gets 401).
+func (s *Server) requireUser(c *fiber.Ctx) error {
+	id := session.From(c).UserID()
+	var user models.User
+	var err error
+	if id != 0 {
+		user, err = s.store.UserByID(c.UserContext(), id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if id == 0 || err != nil {
+		if c.Path() == "/ws" {
+			return errorf(http.StatusUnauthorized, "Sign in first.")
+		}
+		if c.Method() != fiber.MethodGet {
+			return errorf(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+		}
+		return redirect(c, "/login")
+	}
+	now := time.Now().UTC()
+	if user.ActiveUntil == nil || user.ActiveUntil.Sub(now) < activeWindow/2 {
+		until := now.Add(activeWindow)
+		if err := s.store.TouchUser(c.UserContext(), user.UserID, until); err != nil {
+			return err
+		}
+		user.ActiveUntil = &until
+	}
+	c.Locals(localsUser, user)
+	return c.Next()
+}
+
+func currentUser(c *fiber.Ctx) models.User {
+	u, _ := c.Locals(localsUser).(models.User)
+	return u
+}
+
+func validUTF8Form(values ...string) bool {
+	for _, v := range values {
+		if !utf8Valid(v) {
+			return false
+		}
+	}
+	return true
+}

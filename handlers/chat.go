@@ -1,0 +1,244 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"messenger/handlers/realtime"
+	"messenger/handlers/session"
+	"messenger/models"
+	"messenger/models/store"
+	"messenger/views"
+)
+
+// pageSize is how many messages a conversation shows at first and per older page.
+const pageSize = 50
+
+func (s *Server) page(c *fiber.Ctx, title string) views.Page {
+	me := currentUser(c)
+	return views.Page{Title: title, Me: &me, CSRF: session.From(c).CSRFToken()}
+}
+
+func (s *Server) index(c *fiber.Ctx) error {
+	me := currentUser(c)
+	contacts, err := s.store.Contacts(c.UserContext(), me.UserID)
+	if err != nil {
+		return err
+	}
+	shell := views.Shell{Page: s.page(c, "Chats"), Contacts: contacts}
+	if isFragmentRequest(c) {
+		return render(c, http.StatusOK, views.ShellView(shell))
+	}
+	return render(c, http.StatusOK, views.ShellPage(shell))
+}
+
+// partner resolves the {username} of a conversation URL; yourself and unknown names are 404.
+func (s *Server) partner(c *fiber.Ctx) (models.User, error) {
+	name := strings.Clone(c.Params("username"))
+	if !utf8Valid(name) || len(name) > 4*models.UsernameMaxLen {
+		return models.User{}, errorf(http.StatusNotFound, "There is no user by that name.")
+	}
+	user, err := s.store.UserByUsername(c.UserContext(), name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && user.UserID == currentUser(c).UserID) {
+		return models.User{}, errorf(http.StatusNotFound, "There is no user by that name.")
+	}
+	return user, err
+}
+
+func (s *Server) chat(c *fiber.Ctx) error {
+	partner, err := s.partner(c)
+	if err != nil {
+		return err
+	}
+	return s.renderChat(c, http.StatusOK, partner, views.Composer{})
+}
+
+// renderChat shows the conversation with partner; composer carries what the user typed and an error
+// when a send failed.
+func (s *Server) renderChat(c *fiber.Ctx, status int, partner models.User, composer views.Composer) error {
+	ctx := c.UserContext()
+	me := currentUser(c)
+	chat := views.Chat{Me: me}
+	conv, err := s.store.ConversationBetween(ctx, me.UserID, partner.UserID)
+	switch {
+	case err == nil:
+		page, err := s.store.MessagesBefore(ctx, conv.ConversationID, 0, pageSize)
+		if err != nil {
+			return err
+		}
+		chat.Messages, chat.HasOlder = page.Messages, page.HasOlder
+		if n := len(page.Messages); n > 0 {
+			chat.LastSeq = page.Messages[n-1].Seq
+		}
+		if err := s.markRead(ctx, conv.ConversationID, me.UserID, partner.UserID); err != nil {
+			return err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	contacts, err := s.store.Contacts(ctx, me.UserID)
+	if err != nil {
+		return err
+	}
+	for _, ct := range contacts {
+		if ct.UserID == partner.UserID {
+			chat.Partner = ct
+		}
+	}
+	composer.Partner, composer.CSRF = partner.Username, session.From(c).CSRFToken()
+	if composer.ClientID == "" {
+		composer.ClientID = newClientID()
+	}
+	chat.Composer = composer
+	shell := views.Shell{Page: s.page(c, partner.FullName()), Contacts: contacts, Chat: &chat}
+	if isFragmentRequest(c) {
+		return render(c, status, views.ShellView(shell))
+	}
+	return render(c, status, views.ShellPage(shell))
+}
+
+// markRead clears the unread messages partner sent to reader and tells both of them.
+func (s *Server) markRead(ctx context.Context, conversationID, readerID, partnerID int64) error {
+	n, newest, err := s.store.MarkRead(ctx, conversationID, readerID)
+	if err != nil || n == 0 {
+		return err
+	}
+	s.publish(ctx, realtime.Event{Kind: realtime.KindRead, Users: []int64{readerID, partnerID},
+		ConversationID: conversationID, ActorID: readerID, MessageID: newest})
+	return nil
+}
+
+func (s *Server) older(c *fiber.Ctx) error {
+	partner, err := s.partner(c)
+	if err != nil {
+		return err
+	}
+	before, err := strconv.ParseInt(c.Query("before"), 10, 64)
+	if err != nil || before <= 0 {
+		return errorf(http.StatusBadRequest, "That link to older messages is not valid.")
+	}
+	ctx := c.UserContext()
+	me := currentUser(c)
+	conv, err := s.store.ConversationBetween(ctx, me.UserID, partner.UserID)
+	if err != nil {
+		return err
+	}
+	// The cursor must belong to this pair's conversation: another pair's id is simply not found.
+	cursor, err := s.store.MessageInConversation(ctx, conv.ConversationID, before)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.MessagesBefore(ctx, conv.ConversationID, cursor.Seq, pageSize)
+	if err != nil {
+		return err
+	}
+	older := views.OlderPage{Page: s.page(c, "Earlier messages"), Me: me, Partner: partner, Messages: page.Messages, HasOlder: page.HasOlder}
+	if isFragmentRequest(c) {
+		return render(c, http.StatusOK, views.OlderFragment(older))
+	}
+	return render(c, http.StatusOK, views.OlderMessagesPage(older))
+}
+
+func (s *Server) sendMessage(c *fiber.Ctx) error {
+	me := currentUser(c)
+	to := strings.Clone(c.Params("username"))
+	body := strings.Clone(c.FormValue("body"))
+	clientID := strings.Clone(c.FormValue("client_id"))
+	msg, err := s.send(c.UserContext(), me, to, body, clientID)
+	if err != nil {
+		var ue *userError
+		if !errors.As(err, &ue) {
+			s.log.Error("send message", "user_id", me.UserID, "err", err)
+			ue = &userError{status: http.StatusServiceUnavailable, msg: "Your message was not sent: " + lowerFirst(msgDatabaseDown) + " It is still here; send it again."}
+		}
+		if !utf8Valid(body) {
+			body = ""
+		}
+		composer := views.Composer{Partner: to, Body: body, ClientID: clientID, Error: ue.msg, CSRF: session.From(c).CSRFToken()}
+		if _, ok := models.CleanClientID(clientID); !ok {
+			composer.ClientID = ""
+		}
+		if isFragmentRequest(c) {
+			if composer.ClientID == "" {
+				composer.ClientID = newClientID()
+			}
+			return render(c, ue.status, views.ComposerForm(composer))
+		}
+		partner, perr := s.partner(c)
+		if perr != nil {
+			return err
+		}
+		return s.renderChat(c, ue.status, partner, composer)
+	}
+	if isFragmentRequest(c) {
+		composer := views.Composer{Partner: to, ClientID: newClientID(), CSRF: session.From(c).CSRFToken()}
+		return render(c, http.StatusOK, views.SentFragment(composer, me.UserID, msg))
+	}
+	return c.Redirect(views.ChatURL(to), http.StatusSeeOther)
+}
+
+// send is the one way a message enters Messenger, from the composer and from a socket frame alike:
+// validate, store (commit), then announce. The sender is always the signed-in user.
+func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawClientID string) (models.ExtendedMessage, error) {
+	body, reason := models.CleanBody(rawBody)
+	if reason != "" {
+		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, reason)
+	}
+	clientID, ok := models.CleanClientID(rawClientID)
+	if !ok {
+		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, "The message's client id is not valid.")
+	}
+	if !utf8Valid(to) {
+		return models.ExtendedMessage{}, errorf(http.StatusNotFound, "There is no user by that name.")
+	}
+	recipient, err := s.store.UserByUsername(ctx, to)
+	if errors.Is(err, store.ErrNotFound) {
+		return models.ExtendedMessage{}, errorf(http.StatusNotFound, "There is no user by that name.")
+	}
+	if err != nil {
+		return models.ExtendedMessage{}, err
+	}
+	if recipient.UserID == sender.UserID {
+		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, "You cannot send a message to yourself.")
+	}
+	msg, _, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID})
+	if err != nil {
+		return msg, err
+	}
+	// A repeated client id announces the stored message again: pages catch up by sequence, so a second
+	// announcement shows nothing twice and covers a first one lost in a crash.
+	s.publish(ctx, realtime.Event{Kind: realtime.KindMessage, Users: []int64{sender.UserID, recipient.UserID},
+		MessageID: msg.MessageID, ConversationID: msg.ConversationID, ActorID: sender.UserID})
+	return msg, nil
+}
+
+// publish hands an event to the broker. The data is committed already; a lost event costs liveness,
+// not messages (pages catch up on reconnect), so it is logged, not returned.
+func (s *Server) publish(ctx context.Context, ev realtime.Event) {
+	if err := s.broker.Publish(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Warn("publish event", "kind", string(ev.Kind), "err", err)
+	}
+}
+
+func newClientID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func utf8Valid(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}

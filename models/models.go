@@ -1,0 +1,116 @@
+// Package models holds the data shapes of the original design (User, Message, ExtendedMessage) and the
+// plain rules that apply to them. It does no I/O.
+package models
+
+import "time"
+
+// Gender values as the registration form sends them.
+type Gender int16
+
+const (
+	GenderUnspecified Gender = 0
+	GenderFemale      Gender = 1
+	GenderMale        Gender = 2
+	GenderOther       Gender = 3
+)
+
+// Valid reports whether g is one of the four known values.
+func (g Gender) Valid() bool { return g >= GenderUnspecified && g <= GenderOther }
+
+// Label is how the gender reads in the interface.
+func (g Gender) Label() string {
+	switch g {
+	case GenderFemale:
+		return "Female"
+	case GenderMale:
+		return "Male"
+	case GenderOther:
+		return "Other"
+	default:
+		return "Prefer not to say"
+	}
+}
+
+// User is a registered person. Password holds an argon2id hash, never the password itself.
+type User struct {
+	UserID      int64 `gorm:"primaryKey"`
+	FirstName   string
+	LastName    string
+	Gender      Gender
+	Username    string
+	UsernameKey string // NFKC + case fold of Username: what uniqueness and look-ups compare
+	Password    string
+	CreatedAt   time.Time
+	LastSeenAt  *time.Time
+	ActiveUntil *time.Time // online without a socket (plain-HTML use) until this instant
+}
+
+// FullName is the name shown next to the username.
+func (u User) FullName() string {
+	switch {
+	case u.FirstName == "":
+		return u.LastName
+	case u.LastName == "":
+		return u.FirstName
+	}
+	return u.FirstName + " " + u.LastName
+}
+
+// Conversation is the pair of users who talk; Seq numbers its messages in commit order.
+type Conversation struct {
+	ConversationID int64 `gorm:"primaryKey"`
+	UserLowID      int64
+	UserHighID     int64
+	LastSeq        int64
+	LastMessageID  *int64
+	LastMessageAt  *time.Time
+}
+
+// Message is one message of the original design. Seq orders it within its conversation: it is assigned
+// under the conversation's row lock, so a later Seq always committed later.
+type Message struct {
+	MessageID       int64 `gorm:"primaryKey"`
+	ConversationID  int64
+	Seq             int64
+	MessageDate     time.Time
+	MessageBody     string
+	SenderUserID    int64
+	RecipientUserID int64
+	Unread          bool
+	ClientID        *string
+}
+
+// ExtendedMessage is a message joined with both usernames, as the original design names it.
+type ExtendedMessage struct {
+	Message
+	SenderUsername    string
+	RecipientUsername string
+}
+
+// ClientIDValue is the client id or "" when none was given.
+func (m Message) ClientIDValue() string {
+	if m.ClientID == nil {
+		return ""
+	}
+	return *m.ClientID
+}
+
+// Session is a server-side session; the cookie carries only its signed id.
+type Session struct {
+	SessionID    string `gorm:"primaryKey"`
+	UserID       *int64
+	CSRFToken    string `gorm:"column:csrf_token"`
+	CreatedAt    time.Time
+	LastActiveAt time.Time
+	ExpiresAt    time.Time
+}
+
+// Contact is one row of the users list: another user, the latest message between the two and how many
+// of their messages the viewer has not read.
+type Contact struct {
+	User
+	Online         bool
+	ConversationID *int64
+	LastMessage    *Message
+	Unread         int64
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"messenger/models"
+)
+
+// SendInput is one message to store.
+type SendInput struct {
+	SenderID    int64
+	RecipientID int64
+	Body        string
+	ClientID    string // optional idempotency key, unique per sender
+}
+
+// SendMessage stores a message and returns it joined with both usernames. created is false when the
+// sender's client id was already used: the earlier message is returned and nothing new is written.
+//
+// The conversation row is locked by the UPDATE that takes the next sequence number and stays locked
+// until commit, so sequence numbers of one conversation commit in order: a reader that has seen seq N
+// can ask for "seq > N" and never skip a row that committed late.
+func (s *Store) SendMessage(ctx context.Context, in SendInput) (msg models.ExtendedMessage, created bool, err error) {
+	if in.ClientID != "" {
+		if msg, err := s.messageByClientID(ctx, in.SenderID, in.ClientID); err == nil {
+			return msg, false, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return msg, false, err
+		}
+	}
+	low, high := in.SenderID, in.RecipientID
+	if low > high {
+		low, high = high, low
+	}
+	var id int64
+	err = s.q(ctx).Transaction(func(tx *gorm.DB) error {
+		conv := models.Conversation{UserLowID: low, UserHighID: high}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&conv).Error; err != nil {
+			return err
+		}
+		if err := tx.Raw(`UPDATE conversations SET last_seq = last_seq + 1
+			WHERE user_low_id = ? AND user_high_id = ? RETURNING conversation_id, last_seq`, low, high).
+			Scan(&conv).Error; err != nil {
+			return err
+		}
+		m := models.Message{
+			ConversationID: conv.ConversationID, Seq: conv.LastSeq, MessageDate: now(), MessageBody: in.Body,
+			SenderUserID: in.SenderID, RecipientUserID: in.RecipientID, Unread: true,
+		}
+		if in.ClientID != "" {
+			m.ClientID = &in.ClientID
+		}
+		if err := tx.Create(&m).Error; err != nil {
+			return err
+		}
+		id = m.MessageID
+		return tx.Model(&models.Conversation{}).Where("conversation_id = ?", conv.ConversationID).
+			Updates(map[string]any{"last_message_id": m.MessageID, "last_message_at": m.MessageDate}).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) && in.ClientID != "" {
+		// Another request with the same client id won the race; answer with its message.
+		msg, err := s.messageByClientID(ctx, in.SenderID, in.ClientID)
+		return msg, false, err
+	}
+	if err != nil {
+		return msg, false, wrap("send message", err)
+	}
+	msg, err = s.MessageByID(ctx, id)
+	return msg, err == nil, err
+}
+
+const extendedSelect = `SELECT m.*, su.username AS sender_username, ru.username AS recipient_username
+FROM messages m
+JOIN users su ON su.user_id = m.sender_user_id
+JOIN users ru ON ru.user_id = m.recipient_user_id `
+
+func (s *Store) messageByClientID(ctx context.Context, senderID int64, clientID string) (models.ExtendedMessage, error) {
+	var msgs []models.ExtendedMessage
+	err := s.q(ctx).Raw(extendedSelect+`WHERE m.sender_user_id = ? AND m.client_id = ?`, senderID, clientID).Scan(&msgs).Error
+	return first(msgs, "message by client id", err)
+}
+
+// MessageByID returns one message with both usernames.
+func (s *Store) MessageByID(ctx context.Context, id int64) (models.ExtendedMessage, error) {
+	var msgs []models.ExtendedMessage
+	err := s.q(ctx).Raw(extendedSelect+`WHERE m.message_id = ?`, id).Scan(&msgs).Error
+	return first(msgs, "message by id", err)
+}
+
+func first(msgs []models.ExtendedMessage, op string, err error) (models.ExtendedMessage, error) {
+	if err != nil {
+		return models.ExtendedMessage{}, wrap(op, err)
+	}
+	if len(msgs) == 0 {
+		return models.ExtendedMessage{}, wrap(op, ErrNotFound)
+	}
+	return msgs[0], nil
+}
+
+// ConversationBetween returns the conversation of two users, ErrNotFound if they never wrote.
+func (s *Store) ConversationBetween(ctx context.Context, a, b int64) (models.Conversation, error) {
+	if a > b {
+		a, b = b, a
+	}
+	var c models.Conversation
+	err := s.q(ctx).Where("user_low_id = ? AND user_high_id = ?", a, b).Take(&c).Error
+	return c, wrap("conversation between", err)
+}
+
+// ConversationByID returns a conversation if userID is one of its two members, else ErrNotFound.
+func (s *Store) ConversationByID(ctx context.Context, id, userID int64) (models.Conversation, error) {
+	var c models.Conversation
+	err := s.q(ctx).Where("conversation_id = ? AND (user_low_id = ? OR user_high_id = ?)", id, userID, userID).Take(&c).Error
+	return c, wrap("conversation by id", err)
+}
+
+// Page is a run of messages, oldest first, and whether older ones exist.
+type Page struct {
+	Messages []models.ExtendedMessage
+	HasOlder bool
+}
+
+// MessagesBefore returns up to limit messages of a conversation whose seq is below beforeSeq (0: the
+// newest), oldest first. Keyset pagination on (conversation_id, seq): an index range scan at any depth.
+func (s *Store) MessagesBefore(ctx context.Context, conversationID, beforeSeq int64, limit int) (Page, error) {
+	var msgs []models.ExtendedMessage
+	q := extendedSelect + `WHERE m.conversation_id = ? `
+	args := []any{conversationID}
+	if beforeSeq > 0 {
+		q += `AND m.seq < ? `
+		args = append(args, beforeSeq)
+	}
+	args = append(args, limit+1)
+	if err := s.q(ctx).Raw(q+`ORDER BY m.seq DESC LIMIT ?`, args...).Scan(&msgs).Error; err != nil {
+		return Page{}, wrap("messages before", err)
+	}
+	page := Page{HasOlder: len(msgs) > limit}
+	if page.HasOlder {
+		msgs = msgs[:limit]
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	page.Messages = msgs
+	return page, nil
+}
+
+// MessagesAfter returns up to limit messages with seq above afterSeq, oldest first: what a page that
+// has seen afterSeq is missing.
+func (s *Store) MessagesAfter(ctx context.Context, conversationID, afterSeq int64, limit int) ([]models.ExtendedMessage, error) {
+	var msgs []models.ExtendedMessage
+	err := s.q(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+		conversationID, afterSeq, limit).Scan(&msgs).Error
+	return msgs, wrap("messages after", err)
+}
+
+// MessageInConversation finds a message by id within one conversation (a cursor from a URL).
+func (s *Store) MessageInConversation(ctx context.Context, conversationID, messageID int64) (models.Message, error) {
+	var m models.Message
+	err := s.q(ctx).Where("message_id = ? AND conversation_id = ?", messageID, conversationID).Take(&m).Error
+	return m, wrap("message in conversation", err)
+}
+
+// MarkRead marks every message of the conversation sent to readerID as read. It returns how many
+// changed and the id of the newest message now read (0 when none changed).
+func (s *Store) MarkRead(ctx context.Context, conversationID, readerID int64) (int64, int64, error) {
+	var newest struct{ ID *int64 }
+	err := s.q(ctx).Raw(`SELECT MAX(message_id) AS id FROM messages WHERE conversation_id = ? AND recipient_user_id = ? AND unread`,
+		conversationID, readerID).Scan(&newest).Error
+	if err != nil || newest.ID == nil {
+		return 0, 0, wrap("mark read", err)
+	}
+	res := s.q(ctx).Model(&models.Message{}).
+		Where("conversation_id = ? AND recipient_user_id = ? AND unread AND message_id <= ?", conversationID, readerID, *newest.ID).
+		Update("unread", false)
+	return res.RowsAffected, *newest.ID, wrap("mark read", res.Error)
+}
+
+// UnreadCount is how many messages userID has not read, over all conversations.
+func (s *Store) UnreadCount(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.q(ctx).Model(&models.Message{}).Where("recipient_user_id = ? AND unread", userID).Count(&n).Error
+	return n, wrap("unread count", err)
+}

@@ -1,0 +1,60 @@
+// Messenger's progressive enhancement. Every feature works without this file; with it:
+// Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
+// arrives twice (the POST answer and the socket push) shows once, and the composer keeps its height
+// in step with its text.
+(function () {
+  "use strict";
+
+  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  var dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var recent = Date.now() - d.getTime() < 20 * 3600 * 1000;
+      el.textContent = (recent ? timeFormat : dateFormat).format(d);
+      el.title = d.toLocaleString();
+    });
+  }
+
+  // Keep the first element of each message id; later copies are the same message delivered twice.
+  function dedupe() {
+    var list = document.getElementById("messages");
+    if (!list) return;
+    var seen = {};
+    list.querySelectorAll("[data-message-id]").forEach(function (el) {
+      var id = el.getAttribute("data-message-id");
+      if (seen[id]) el.remove();
+      else seen[id] = true;
+    });
+    var empty = document.getElementById("empty-note");
+    if (empty && list.querySelector("[data-message-id]")) empty.remove();
+  }
+
+  function refresh(root) {
+    localTimes(root || document);
+    dedupe();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { refresh(document); });
+  document.addEventListener("htmx:afterSettle", function (e) { refresh(e.target); });
+  document.addEventListener("htmx:oobAfterSwap", function (e) { refresh(e.target); });
+  document.addEventListener("htmx:wsAfterMessage", function () { refresh(document); });
+
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing || !t || t.id !== "body") return;
+    var form = t.closest("form#composer");
+    if (!form) return;
+    e.preventDefault();
+    if (t.value.trim() !== "") form.requestSubmit();
+  });
+
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (!t || t.id !== "body") return;
+    t.style.height = "auto";
+    t.style.height = Math.min(t.scrollHeight, 160) + "px";
+  });
+})();

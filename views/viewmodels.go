@@ -1,0 +1,163 @@
+// Package views renders every page and fragment with templ. The same partials serve full pages, htmx
+// fragments and the fragments pushed over the WebSocket.
+package views
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"messenger/models"
+)
+
+// Page is what every page's layout needs.
+type Page struct {
+	Title string
+	Me    *models.User // nil when signed out
+	CSRF  string
+}
+
+// LoginForm is the sign-in page: what was typed and what went wrong.
+type LoginForm struct {
+	Page
+	Username string
+	Error    string
+}
+
+// RegisterForm is the sign-up page.
+type RegisterForm struct {
+	Page
+	FirstName string
+	LastName  string
+	Gender    models.Gender
+	Username  string
+	Errors    models.FieldErrors
+	Error     string
+}
+
+// Shell is the signed-in screen: the users list and, when one is open, a conversation.
+type Shell struct {
+	Page
+	Contacts []models.Contact
+	Chat     *Chat
+}
+
+// Chat is one open conversation.
+type Chat struct {
+	Me       models.User
+	Partner  models.Contact
+	Messages []models.ExtendedMessage
+	HasOlder bool
+	LastSeq  int64 // the newest seq shown; the socket catches up from here
+	Composer Composer
+}
+
+// Composer is the message form: what was typed, the client id that makes a retry idempotent, an error.
+type Composer struct {
+	Partner  string // username the form posts to
+	Body     string
+	ClientID string
+	Error    string
+	CSRF     string
+}
+
+// OlderPage is a run of older messages: a fragment for htmx, a page of its own without JavaScript.
+type OlderPage struct {
+	Page
+	Me       models.User
+	Partner  models.User
+	Messages []models.ExtendedMessage
+	HasOlder bool
+}
+
+// ErrorPage is a page that explains what went wrong.
+type ErrorPage struct {
+	Page
+	Status  int
+	Message string
+}
+
+// ChatURL is the conversation page of a username.
+func ChatURL(username string) string { return "/chat/" + url.PathEscape(username) }
+
+// MessagesURL is where a conversation's messages are posted and paged.
+func MessagesURL(username string) string { return ChatURL(username) + "/messages" }
+
+// OlderURL pages back before a message.
+func OlderURL(username string, beforeID int64) string {
+	return MessagesURL(username) + "?before=" + strconv.FormatInt(beforeID, 10)
+}
+
+// PairKey names a conversation the same way from both sides, so out-of-band targets of one
+// conversation can never match another.
+func PairKey(a, b int64) string {
+	if a > b {
+		a, b = b, a
+	}
+	return fmt.Sprintf("%d-%d", a, b)
+}
+
+// LiveID is the element live messages of a conversation are appended to.
+func LiveID(a, b int64) string { return "live-" + PairKey(a, b) }
+
+// MessageDOMID is a message element's id.
+func MessageDOMID(id int64) string { return "m-" + strconv.FormatInt(id, 10) }
+
+// UserRowID is a users-list row's id.
+func UserRowID(id int64) string { return "user-" + strconv.FormatInt(id, 10) }
+
+// OlderID is the older-messages loader of a conversation.
+func OlderID(a, b int64) string { return "older-" + PairKey(a, b) }
+
+func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// shortTime is shown before the browser's script (if any) rewrites it in local time.
+func shortTime(t time.Time) string {
+	t = t.UTC()
+	if time.Since(t) < 20*time.Hour {
+		return t.Format("15:04") + " UTC"
+	}
+	return t.Format("2 Jan 15:04") + " UTC"
+}
+
+func lastSeen(u models.User) string {
+	if u.LastSeenAt == nil {
+		return "offline"
+	}
+	return "last seen " + shortTime(*u.LastSeenAt)
+}
+
+func preview(c models.Contact, me int64) string {
+	if c.LastMessage == nil {
+		return "No messages yet"
+	}
+	body := []rune(c.LastMessage.MessageBody)
+	if len(body) > 80 {
+		body = append(body[:80], '…')
+	}
+	if c.LastMessage.SenderUserID == me {
+		return "You: " + string(body)
+	}
+	return string(body)
+}
+
+func initials(u models.User) string {
+	var out []rune
+	for _, s := range []string{u.FirstName, u.LastName} {
+		if r := []rune(s); len(r) > 0 {
+			out = append(out, r[0])
+		}
+	}
+	if len(out) == 0 {
+		out = []rune(u.Username)[:1]
+	}
+	return string(out)
+}
+
+func unreadText(n int64) string {
+	if n > 99 {
+		return "99+"
+	}
+	return strconv.FormatInt(n, 10)
+}
