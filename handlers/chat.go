@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -150,39 +152,54 @@ func (s *Server) older(c *fiber.Ctx) error {
 func (s *Server) sendMessage(c *fiber.Ctx) error {
 	me := currentUser(c)
 	to := strings.Clone(c.Params("username"))
-	body := strings.Clone(c.FormValue("body"))
-	clientID := strings.Clone(c.FormValue("client_id"))
-	msg, err := s.send(c.UserContext(), me, to, body, clientID)
+	msg, err := s.send(c.UserContext(), me, to, strings.Clone(c.FormValue("body")), strings.Clone(c.FormValue("client_id")))
 	if err != nil {
-		var ue *userError
-		if !errors.As(err, &ue) {
-			s.log.Error("send message", "user_id", me.UserID, "err", err)
-			ue = &userError{status: http.StatusServiceUnavailable, msg: "Your message was not sent: " + lowerFirst(msgDatabaseDown) + " It is still here; send it again."}
-		}
-		if !utf8Valid(body) {
-			body = ""
-		}
-		composer := views.Composer{Partner: to, Body: body, ClientID: clientID, Error: ue.msg, CSRF: session.From(c).CSRFToken()}
-		if _, ok := models.CleanClientID(clientID); !ok {
-			composer.ClientID = ""
-		}
-		if isFragmentRequest(c) {
-			if composer.ClientID == "" {
-				composer.ClientID = newClientID()
-			}
-			return render(c, ue.status, views.ComposerForm(composer))
-		}
-		partner, perr := s.partner(c)
-		if perr != nil {
-			return err
-		}
-		return s.renderChat(c, ue.status, partner, composer)
+		return err // handleError answers with the composer, still holding the text
 	}
 	if isFragmentRequest(c) {
 		composer := views.Composer{Partner: to, ClientID: newClientID(), CSRF: session.From(c).CSRFToken()}
 		return render(c, http.StatusOK, views.SentFragment(composer, me.UserID, msg))
 	}
 	return c.Redirect(views.ChatURL(to), http.StatusSeeOther)
+}
+
+var sendPath = regexp.MustCompile(`^/chat/[^/]+/messages$`)
+
+// sendFailed answers a send that did not happen: the composer comes back with the typed text, the
+// same client id (a retry cannot store it twice) and the reason. Without JavaScript the whole
+// conversation is shown around it when the database allows, else a page with just the composer.
+func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
+	body := c.FormValue("body")
+	if !utf8Valid(body) {
+		body = ""
+	}
+	clientID, ok := models.CleanClientID(c.FormValue("client_id"))
+	if !ok || clientID == "" {
+		clientID = newClientID()
+	}
+	csrf := c.FormValue(session.CSRFField)
+	if sess := session.From(c); sess != nil {
+		csrf = sess.CSRFToken()
+	}
+	composer := views.Composer{Partner: strings.Clone(c.Params("username")), Body: strings.Clone(body), ClientID: clientID, Error: msg, CSRF: strings.Clone(csrf)}
+	if composer.Partner == "" {
+		composer.Partner = strings.TrimSuffix(strings.TrimPrefix(c.Path(), "/chat/"), "/messages")
+		if p, err := url.PathUnescape(composer.Partner); err == nil {
+			composer.Partner = p
+		}
+	}
+	if isFragmentRequest(c) {
+		return render(c, status, views.ComposerForm(composer))
+	}
+	if currentUser(c).UserID != 0 && status != http.StatusServiceUnavailable {
+		if partner, err := s.partner(c); err == nil {
+			if err := s.renderChat(c, status, partner, composer); err == nil {
+				return nil
+			}
+		}
+	}
+	c.Response().ResetBody()
+	return render(c, status, views.SendFailedPage(views.Page{Title: "Message not sent", CSRF: composer.CSRF}, composer))
 }
 
 // send is the one way a message enters Messenger, from the composer and from a socket frame alike:

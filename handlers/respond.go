@@ -95,6 +95,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
 	}
 	setSecurityHeaders(c)
+	if c.Method() == fiber.MethodPost && sendPath.MatchString(c.Path()) && status != http.StatusForbidden {
+		return s.sendFailed(c, status, sendFailureMessage(status, msg))
+	}
 	if c.Get("HX-Request") == "true" {
 		// Replace the page body so the alert is seen wherever the request meant to swap.
 		c.Set("HX-Retarget", "body")
@@ -105,6 +108,13 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		page.CSRF = sess.CSRFToken()
 	}
 	return render(c, status, views.ErrorView(page))
+}
+
+func sendFailureMessage(status int, msg string) string {
+	if status >= 500 {
+		return "Your message was not sent: " + lowerFirst(msgDatabaseDown) + " It is still here; send it again."
+	}
+	return msg
 }
 
 func publicMessage(fe *fiber.Error) string {
