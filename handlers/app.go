@@ -121,10 +121,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Use(s.securityHeaders)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Use("/static", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-		return c.Next()
-	}, filesystem.New(filesystem.Config{Root: http.FS(static.Files)}))
+	app.Use("/static", staticCharset, filesystem.New(filesystem.Config{Root: http.FS(static.Files)}))
 
 	app.Use(s.sessions.Middleware, s.sessions.RequireCSRF)
 	app.Get("/login", s.loginPage)
@@ -142,8 +139,21 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Get("/chat/:username", s.requireUser, s.chat)
 	app.Get("/chat/:username/messages", s.requireUser, s.older)
 	app.Post("/chat/:username/messages", s.requireUser, s.sendMessage)
-	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app, s, nil
+}
+
+// staticCharset serves embedded files for a year (their URLs carry a content hash) and names the
+// charset of text ones.
+func staticCharset(c *fiber.Ctx) error {
+	if err := c.Next(); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	ct := string(c.Response().Header.ContentType())
+	if (strings.HasPrefix(ct, "text/") || strings.Contains(ct, "javascript")) && !strings.Contains(ct, "charset") {
+		c.Set(fiber.HeaderContentType, ct+"; charset=utf-8")
+	}
+	return nil
 }
 
 func parseBaseURL(raw string) (origin string, secure bool, err error) {

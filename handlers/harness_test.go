@@ -1,0 +1,175 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"messenger/handlers/session"
+	"messenger/models/store"
+	"messenger/models/store/storetest"
+)
+
+// testServer is the real application (the constructor main uses) listening on a loopback port.
+type testServer struct {
+	t     testing.TB
+	url   string
+	srv   *Server
+	store *store.Store
+}
+
+type testOptions struct {
+	dialect     string
+	loginLimits LoginLimits
+	timeouts    session.Timeouts
+}
+
+func startServer(t testing.TB, opts testOptions) *testServer {
+	t.Helper()
+	if opts.dialect == "" {
+		opts.dialect = "sqlite"
+	}
+	db := storetest.Open(t, opts.dialect)
+	app, srv, err := New(Deps{
+		Store:        db,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SessionKeys:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		LoginLimits:  opts.loginLimits,
+		Timeouts:     opts.timeouts,
+		OfflineGrace: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go srv.Run(ctx)
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() {
+		shutCtx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		srv.Shutdown(shutCtx)
+		_ = app.ShutdownWithContext(shutCtx)
+		cancel()
+	})
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), srv: srv, store: db}
+}
+
+// browser is an HTTP client with its own cookies, like one browser profile.
+type browser struct {
+	t      testing.TB
+	ts     *testServer
+	client *http.Client
+}
+
+func (ts *testServer) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: ts.t, ts: ts, client: &http.Client{
+		Jar:           jar,
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(method, path string, form url.Values, headers map[string]string) response {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.ts.url+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(data)}
+}
+
+func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil, nil) }
+
+var csrfPattern = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// token reads the CSRF token from a page, as a form would carry it.
+func (b *browser) token(path string) string {
+	b.t.Helper()
+	r := b.get(path)
+	m := csrfPattern.FindStringSubmatch(r.body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on %s (status %d)", path, r.status)
+	}
+	return m[1]
+}
+
+// post submits a form from the page at formPage, with that page's CSRF token.
+func (b *browser) post(formPage, path string, form url.Values) response {
+	b.t.Helper()
+	form.Set("_csrf", b.token(formPage))
+	return b.do(http.MethodPost, path, form, nil)
+}
+
+func (b *browser) register(username, password string) response {
+	b.t.Helper()
+	return b.post("/register", "/register", url.Values{
+		"first_name": {"First " + username}, "last_name": {"Last"}, "gender": {"0"},
+		"username": {username}, "password": {password},
+	})
+}
+
+// signedUp returns a new browser with a fresh account.
+func (ts *testServer) signedUp(username string) *browser {
+	ts.t.Helper()
+	b := ts.browser()
+	if r := b.register(username, "a long enough password"); r.status != http.StatusSeeOther {
+		ts.t.Fatalf("register %s: status %d\n%s", username, r.status, r.body)
+	}
+	return b
+}
+
+func (b *browser) send(to, body, clientID string) response {
+	b.t.Helper()
+	return b.post("/chat/"+url.PathEscape(to), "/chat/"+url.PathEscape(to)+"/messages", url.Values{"body": {body}, "client_id": {clientID}})
+}
+
+var alertPattern = regexp.MustCompile(`role="alert"[^>]*>([^<]+)<`)
+
+func alertText(body string) string {
+	m := alertPattern.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func eachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) { fn(t, d) })
+	}
+}

@@ -1,0 +1,335 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// liveSocket is a client socket whose frames are collected by one reader goroutine.
+type liveSocket struct {
+	t      testing.TB
+	conn   *websocket.Conn
+	mu     sync.Mutex
+	frames []string
+	closed chan struct{}
+	err    error
+}
+
+func (b *browser) dialWS(headers map[string]string) (*websocket.Conn, *http.Response, error) {
+	u, _ := url.Parse(b.ts.url)
+	h := http.Header{"Origin": {b.ts.url}}
+	var cookies []string
+	for _, c := range b.client.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	if len(cookies) > 0 {
+		h.Set("Cookie", strings.Join(cookies, "; "))
+	}
+	for k, v := range headers {
+		if v == "" {
+			h.Del(k)
+		} else {
+			h.Set(k, v)
+		}
+	}
+	return websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(b.ts.url, "http")+"/ws", h)
+}
+
+func (b *browser) socket() *liveSocket {
+	b.t.Helper()
+	conn, resp, err := b.dialWS(nil)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		b.t.Fatalf("dial /ws: %v (status %d)", err, status)
+	}
+	s := &liveSocket{t: b.t, conn: conn, closed: make(chan struct{})}
+	go func() {
+		defer close(s.closed)
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				s.mu.Lock()
+				s.err = err
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Lock()
+			s.frames = append(s.frames, string(data))
+			s.mu.Unlock()
+		}
+	}()
+	b.t.Cleanup(func() { conn.Close() })
+	return s
+}
+
+func (s *liveSocket) sendJSON(text string) {
+	s.t.Helper()
+	if err := s.conn.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
+		s.t.Fatalf("write frame: %v", err)
+	}
+}
+
+// waitFor returns the first frame (from index from on) containing every want, or fails.
+func (s *liveSocket) waitFor(from int, want ...string) (string, int) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		frames := append([]string(nil), s.frames...)
+		err := s.err
+		s.mu.Unlock()
+		for i := from; i < len(frames); i++ {
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(frames[i], w)
+			}
+			if ok {
+				return frames[i], i + 1
+			}
+		}
+		if err != nil {
+			s.t.Fatalf("socket closed (%v) before a frame with %q; got %d frames", err, want, len(frames))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("no frame with %q within 10s; frames: %q", want, s.snapshot())
+	return "", 0
+}
+
+func (s *liveSocket) snapshot() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.frames...)
+}
+
+// closeCode waits for the server to close the socket and returns the close code.
+func (s *liveSocket) closeCode() int {
+	s.t.Helper()
+	select {
+	case <-s.closed:
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("socket not closed within 10s")
+	}
+	var ce *websocket.CloseError
+	if errors.As(s.err, &ce) {
+		return ce.Code
+	}
+	return -1
+}
+
+func TestSocketAdmission(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a := ts.signedUp("alice")
+	cases := []struct {
+		name    string
+		b       *browser
+		headers map[string]string
+		status  int
+	}{
+		{"no session", ts.browser(), nil, http.StatusUnauthorized},
+		{"foreign origin", a, map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"lookalike origin", a, map[string]string{"Origin": ts.url + ".evil.example"}, http.StatusForbidden},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, resp, err := c.b.dialWS(c.headers)
+			if err == nil || resp == nil || resp.StatusCode != c.status {
+				st := 0
+				if resp != nil {
+					st = resp.StatusCode
+				}
+				t.Fatalf("dial: err %v, status %d, want %d", err, st, c.status)
+			}
+		})
+	}
+	if ts.srv.Hub().Count() != 0 {
+		t.Fatal("a refused socket was registered")
+	}
+	if r := a.get("/ws"); r.status != http.StatusUpgradeRequired {
+		t.Fatalf("plain GET /ws: %d", r.status)
+	}
+}
+
+func TestLogoutClosesSocketsAndRefusesTheCookie(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a := ts.signedUp("alice")
+	sock := a.socket()
+	u, _ := url.Parse(ts.url)
+	old := a.client.Jar.Cookies(u)
+	a.post("/", "/logout", url.Values{})
+	if code := sock.closeCode(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("socket of the ended session closed with %d", code)
+	}
+	replay := ts.browser()
+	replay.client.Jar.SetCookies(u, old)
+	if _, resp, err := replay.dialWS(nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("upgrade with a logged-out cookie: %v", err)
+	}
+}
+
+func TestSocketSendAndLiveDelivery(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		ts := startServer(t, testOptions{dialect: dialect})
+		a, b := ts.signedUp("alice"), ts.signedUp("bob")
+		a1, a2, bs := a.socket(), a.socket(), b.socket()
+		a1.sendJSON(`{"to":"bob","body":"over the socket","client_id":"sock-1","from":"bob","sender_user_id":2,"HEADERS":{"HX-Request":"true"}}`)
+		for _, s := range []*liveSocket{a1, a2, bs} {
+			frame, _ := s.waitFor(0, `data-client-id="sock-1"`, "over the socket")
+			if !strings.Contains(frame, `data-sender="alice"`) || !strings.Contains(frame, `data-message-id="`) {
+				t.Fatalf("fragment without the sender or id: %s", frame)
+			}
+			if !strings.Contains(frame, `hx-swap-oob="beforeend:#live-`) {
+				t.Fatalf("fragment is not an out-of-band append: %s", frame)
+			}
+		}
+		bList, _ := bs.waitFor(0, `id="user-list"`, `data-user="alice"`)
+		if unreadCounts(bList)["alice"] != "1" {
+			t.Fatalf("bob's list over the socket: unread %q", unreadCounts(bList)["alice"])
+		}
+		// The same client id over POST is the same message.
+		a.send("bob", "over the socket", "sock-1")
+		if ids := messageIDs(b.get("/chat/alice").body); len(ids) != 1 {
+			t.Fatalf("stored %d messages for one client id", len(ids))
+		}
+	})
+}
+
+func TestSocketBadFrames(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a := ts.signedUp("alice")
+	ts.signedUp("bob")
+	s := a.socket()
+	cases := []struct{ frame, alert string }{
+		{`{not json`, "could not read"},
+		{`{"body":"to nobody"}`, "who the message is for"},
+		{`{"to":"bob"}`, "no text"},
+		{`{"to":"bob","body":"   "}`, "Write a message"},
+		{`{"to":"ghost","body":"hello"}`, "no user"},
+		{`{"to":"bob","body":"x","kind":"explode"}`, "does not know"},
+		{`{"to":"bob","kind":"open","after":"-1"}`, "not valid"},
+		{`[1,2,3]`, "could not read"},
+	}
+	next := 0
+	for _, c := range cases {
+		s.sendJSON(c.frame)
+		var frame string
+		frame, next = s.waitFor(next, `role="alert"`)
+		if !strings.Contains(frame, c.alert) || !strings.Contains(frame, `id="socket-error"`) {
+			t.Fatalf("frame %s: alert %q, want %q", c.frame, frame, c.alert)
+		}
+	}
+	s.sendJSON(`{"to":"bob","body":"still usable"}`)
+	s.waitFor(next, "still usable")
+	bob, _ := ts.store.UserByUsername(t.Context(), "bob")
+	if n, _ := ts.store.UnreadCount(t.Context(), bob.UserID); n != 1 {
+		t.Fatalf("%d messages stored, want only the valid one", n)
+	}
+}
+
+func TestSocketProtocolViolationsClose(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a := ts.signedUp("alice")
+	ts.signedUp("bob")
+	big := a.socket()
+	huge := fmt.Sprintf(`{"to":"bob","body":"%s"}`, strings.Repeat("x", 1<<20))
+	_ = big.conn.WriteMessage(websocket.TextMessage, []byte(huge))
+	if code := big.closeCode(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("1 MB frame closed with %d, want 1009", code)
+	}
+	bad := a.socket()
+	bad.sendJSON("{\"to\":\"bob\",\"body\":\"\xff\xfe\"}")
+	if code := bad.closeCode(); code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("invalid UTF-8 closed with %d, want 1007", code)
+	}
+	bob, _ := ts.store.UserByUsername(t.Context(), "bob")
+	if n, _ := ts.store.UnreadCount(t.Context(), bob.UserID); n != 0 {
+		t.Fatalf("%d messages stored from bad frames", n)
+	}
+}
+
+func TestSocketFloodIsLimitedForThatSocketOnly(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a, b := ts.signedUp("alice"), ts.signedUp("bob")
+	flood, calm := a.socket(), b.socket()
+	for i := 0; i < 60; i++ {
+		flood.sendJSON(`{"kind":"typing","to":"bob"}`)
+	}
+	flood.waitFor(0, "sending too fast")
+	calm.sendJSON(`{"to":"alice","body":"calm message"}`)
+	frame, _ := calm.waitFor(0, "calm message")
+	if strings.Contains(frame, "too fast") {
+		t.Fatal("the calm socket was limited")
+	}
+}
+
+func TestCatchUpAfterReconnect(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		ts := startServer(t, testOptions{dialect: dialect})
+		a, b := ts.signedUp("alice"), ts.signedUp("bob")
+		a.send("bob", "before the page", "")
+		page := b.get("/chat/alice").body
+		seen := messageIDs(page)
+		// Bob's page is rendered; his socket is away while alice writes three more.
+		for i := 1; i <= 3; i++ {
+			a.send("bob", fmt.Sprintf("while away %d", i), "")
+		}
+		s := b.socket()
+		s.sendJSON(`{"kind":"open","to":"alice","after":"1","HEADERS":{}}`)
+		frame, _ := s.waitFor(0, `hx-swap-oob="true"`, "while away 3")
+		frame = frame[:strings.Index(frame, `<ul id="user-list"`)] // the live area; the list previews the last one too
+		for i := 1; i <= 3; i++ {
+			if strings.Count(frame, fmt.Sprintf("while away %d", i)) != 1 {
+				t.Fatalf("catch-up does not hold message %d exactly once: %s", i, frame)
+			}
+		}
+		if strings.Contains(frame, "before the page") || len(seen) != 1 {
+			t.Fatal("catch-up repeats what the page had")
+		}
+		if a, b := strings.Index(frame, "while away 1"), strings.Index(frame, "while away 3"); a > b {
+			t.Fatal("catch-up out of order")
+		}
+		// A page that is open and visible reads what arrives.
+		if got := unreadCounts(b.get("/").body)["alice"]; got != "0" {
+			t.Fatalf("unread after catch-up into an open conversation: %s", got)
+		}
+	})
+}
+
+func TestPresenceGoesLive(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a, b := ts.signedUp("alice"), ts.signedUp("bob")
+	watcher := a.socket()
+	bobSock := b.socket()
+	frame, next := watcher.waitFor(0, `data-user="bob"`, `data-online="true"`)
+	if !strings.Contains(frame, `hx-swap-oob="true"`) {
+		t.Fatalf("presence row is not out of band: %s", frame)
+	}
+	// The active window of plain page use would keep bob online; end it so only the socket counts.
+	bobUser, _ := ts.store.UserByUsername(t.Context(), "bob")
+	_ = ts.store.SignOffUser(t.Context(), bobUser.UserID)
+	bobSock.conn.Close()
+	watcher.waitFor(next, `data-user="bob"`, `data-online="false"`)
+}
+
+func TestShutdownClosesWithServiceRestart(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	s := ts.signedUp("alice").socket()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ts.srv.Shutdown(ctx)
+	if code := s.closeCode(); code != websocket.CloseServiceRestart {
+		t.Fatalf("shutdown closed with %d, want 1012", code)
+	}
+}
