@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"messenger/handlers/realtime"
 	"messenger/handlers/session"
 	"messenger/models/store"
 	"messenger/models/store/storetest"
@@ -28,6 +29,8 @@ type testServer struct {
 
 type testOptions struct {
 	dialect     string
+	databaseURL string // share a database between servers (several instances)
+	pgBroker    bool   // carry events through PostgreSQL LISTEN/NOTIFY
 	loginLimits LoginLimits
 	timeouts    session.Timeouts
 }
@@ -37,8 +40,22 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 	if opts.dialect == "" {
 		opts.dialect = "sqlite"
 	}
-	db := storetest.Open(t, opts.dialect)
+	if opts.databaseURL == "" {
+		opts.databaseURL = storetest.URL(t, opts.dialect)
+	}
+	db, err := store.Open(context.Background(), opts.databaseURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var broker realtime.Broker
+	if opts.pgBroker {
+		if broker, err = realtime.NewPGBroker(opts.databaseURL, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	app, srv, err := New(Deps{
+		Broker:       broker,
 		Store:        db,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		SessionKeys:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")},

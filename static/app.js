@@ -42,6 +42,14 @@
   document.addEventListener("htmx:oobAfterSwap", function (e) { refresh(e.target); });
   document.addEventListener("htmx:wsAfterMessage", function () { refresh(document); });
 
+  // The socket's "open" frame says whether the page is seen: a conversation in a hidden tab does not
+  // mark arriving messages read. Capture runs before htmx's own visibilitychange trigger sends it.
+  document.addEventListener("visibilitychange", function () {
+    document.querySelectorAll("input.page-visibility").forEach(function (el) {
+      el.value = document.visibilityState;
+    });
+  }, true);
+
   document.addEventListener("keydown", function (e) {
     var t = e.target;
     if (e.key !== "Enter" || e.shiftKey || e.isComposing || !t || t.id !== "body") return;
