@@ -1,0 +1,199 @@
+package realtime
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Socket is one registered WebSocket. Its writer goroutine is the only one
+// that writes to the connection: fasthttp/websocket panics on concurrent writes.
+type Socket struct {
+	UserID    int64
+	SessionID string
+	// State belongs to the writer goroutine: the Renderer and Do funcs may
+	// read and write it without locks, nothing else may touch it.
+	State any
+
+	hub    *Hub
+	conn   Conn
+	queue  chan outgoing
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	reason    closeReason // set before done is closed
+	done      chan struct{}
+	finished  chan struct{} // closed when the writer has stopped touching conn
+
+	connMu   sync.Mutex
+	released bool // conn belongs to its handler again; guarded by connMu
+}
+
+// outgoing is one of: an event to render, a func to run, or a raw frame.
+// The event is a pointer shared by every recipient, which keeps each
+// socket's preallocated queue small.
+type outgoing struct {
+	event *Event
+	do    func(ctx context.Context, s *Socket) ([]byte, error)
+	frame []byte
+}
+
+// closeReason with code 0 drops the connection without a close frame: the
+// peer cannot or will not read one.
+type closeReason struct {
+	code int
+	text string
+}
+
+func newSocket(h *Hub, userID int64, sessionID string, conn Conn) *Socket {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Socket{
+		UserID:    userID,
+		SessionID: sessionID,
+		hub:       h,
+		conn:      conn,
+		queue:     make(chan outgoing, h.cfg.QueueSize),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		finished:  make(chan struct{}),
+	}
+}
+
+// Do queues fn to run on the writer goroutine, in order with events, where it
+// may use State; the bytes it returns are written as a text frame. False means
+// the socket is closed, or was just closed because its queue was full.
+func (s *Socket) Do(fn func(ctx context.Context, s *Socket) ([]byte, error)) bool {
+	return s.enqueue(outgoing{do: fn})
+}
+
+// Send queues a text frame; false as for Do.
+func (s *Socket) Send(frame []byte) bool {
+	return s.enqueue(outgoing{frame: frame})
+}
+
+// Done is closed once the socket is closed, by the hub (slow client, failed
+// write or ping, session ended, shutdown) or by Unregister.
+func (s *Socket) Done() <-chan struct{} { return s.done }
+
+func (s *Socket) enqueue(o outgoing) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.queue <- o:
+		return true
+	default:
+		s.hub.log.Warn("realtime: outgoing queue full, closing slow socket",
+			"user_id", s.UserID, "queue_size", cap(s.queue))
+		s.close(closeReason{})
+		return false
+	}
+}
+
+// close is safe from any goroutine; the first reason wins.
+func (s *Socket) close(r closeReason) {
+	s.closeOnce.Do(func() {
+		s.reason = r
+		s.hub.remove(s)
+		close(s.done)
+		s.cancel()
+		if r.code == 0 {
+			// Unblocks a write stuck on a peer that stopped reading.
+			s.abortConn()
+		}
+	})
+}
+
+// abortConn closes the connection from outside the writer, unless it has
+// already been handed back to its handler.
+func (s *Socket) abortConn() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if !s.released {
+		s.conn.Close()
+	}
+}
+
+func (s *Socket) writeLoop() {
+	defer close(s.finished)
+	defer s.conn.Close()
+	if err := s.pump(); err != nil {
+		s.hub.log.Debug("realtime: write failed, closing socket", "user_id", s.UserID, "err", err)
+		s.close(closeReason{})
+		return
+	}
+	if s.reason.code != 0 {
+		payload := binary.BigEndian.AppendUint16(nil, uint16(s.reason.code))
+		payload = append(payload, s.reason.text...)
+		if err := s.conn.WriteControl(closeMessage, payload, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
+			s.hub.log.Debug("realtime: close frame not sent", "user_id", s.UserID, "err", err)
+		}
+	}
+}
+
+// pump writes until the socket is closed (nil) or a write fails.
+func (s *Socket) pump() error {
+	ping := time.NewTicker(s.hub.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		// Checked first so a closed socket stops even with a backlog queued.
+		select {
+		case <-s.done:
+			return nil
+		default:
+		}
+		select {
+		case <-s.done:
+			return nil
+		case o := <-s.queue:
+			if err := s.write(o); err != nil {
+				return err
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(pingMessage, nil, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *Socket) write(o outgoing) error {
+	frame, err := s.frameFor(o)
+	if err != nil {
+		// One failed render must not cost the user their live updates.
+		s.hub.log.Error("realtime: nothing written", "user_id", s.UserID, "err", err)
+		return nil
+	}
+	if frame == nil {
+		return nil
+	}
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	return s.conn.WriteMessage(textMessage, frame)
+}
+
+func (s *Socket) frameFor(o outgoing) ([]byte, error) {
+	switch {
+	case o.event != nil:
+		frame, err := s.hub.cfg.Render(s.ctx, s, *o.event)
+		if err != nil {
+			return nil, fmt.Errorf("render %s event: %w", o.event.Kind, err)
+		}
+		return frame, nil
+	case o.do != nil:
+		frame, err := o.do(s.ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("socket func: %w", err)
+		}
+		return frame, nil
+	default:
+		return o.frame, nil
+	}
+}
