@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -390,6 +389,10 @@ func (s *Server) heartbeat(ctx context.Context) {
 		if err := s.store.Heartbeat(ctx, s.instanceID); err != nil && ctx.Err() == nil {
 			s.log.Warn("heartbeat", "err", err)
 		}
+		// Instances that stopped beating were killed; their presence rows go with them.
+		if err := s.store.RemoveInstance(ctx, "", 2*store.PresenceFreshness); err != nil && ctx.Err() == nil {
+			s.log.Warn("remove stale instances", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -398,9 +401,8 @@ func (s *Server) heartbeat(ctx context.Context) {
 	}
 }
 
-// tokenBucket limits one socket's frames.
+// tokenBucket limits one socket's frames; only that socket's reader uses it.
 type tokenBucket struct {
-	mu     sync.Mutex
 	tokens float64
 	burst  float64
 	rate   float64
@@ -412,8 +414,6 @@ func newTokenBucket(burst, rate int) *tokenBucket {
 }
 
 func (b *tokenBucket) take() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	now := time.Now()
 	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	b.last = now
