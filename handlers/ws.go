@@ -78,6 +78,9 @@ func decodeFrame(data []byte) (frame, int64, error) {
 	if err := dec.Decode(&f); err != nil {
 		return f, 0, errors.New("The server could not read what your page sent.")
 	}
+	if f.Kind == "close" {
+		return f, 0, nil
+	}
 	if f.To == nil || *f.To == "" {
 		return f, 0, errors.New("Say who the message is for.")
 	}
@@ -145,6 +148,15 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 	f, after, err := decodeFrame(data)
 	if err != nil {
 		s.socketError(sock, err.Error())
+		return
+	}
+	if f.Kind == "close" {
+		// The page shows no conversation any more (htmx navigated back to the list).
+		sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
+			st := stateOf(sk)
+			st.partner, st.convID, st.lastSeq = models.User{}, 0, 0
+			return nil, nil
+		})
 		return
 	}
 	to := *f.To
@@ -264,6 +276,9 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 				return nil, nil // this page already holds it
 			}
 			st.lastSeq = msgs[len(msgs)-1].Seq
+			if msg.SenderUserID == st.partner.UserID {
+				parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, ""))
+			}
 			if st.visible && msg.RecipientUserID == st.me.UserID {
 				if err := s.markRead(ctx, msg.ConversationID, st.me.UserID, msg.SenderUserID); err != nil {
 					return nil, err
