@@ -9,6 +9,7 @@ import (
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 //go:embed postgres/*.sql sqlite/*.sql
@@ -27,11 +28,16 @@ func provider(db *sql.DB, dialect Dialect) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	gooseDialect := goose.DialectPostgres
 	if dialect == SQLite {
-		gooseDialect = goose.DialectSQLite3
+		return goose.NewProvider(goose.DialectSQLite3, db, sub)
 	}
-	return goose.NewProvider(gooseDialect, db, sub)
+	// Instances starting together against one database take turns: an advisory lock held on one
+	// connection while migrating.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300)) // poll every second, up to 5 minutes
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
 }
 
 // Up applies every pending migration, each in its own transaction. It refuses a database whose schema
@@ -51,6 +57,11 @@ func Up(ctx context.Context, db *sql.DB, dialect Dialect) error {
 		return fmt.Errorf("migrations: database schema version %d is newer than this binary knows (%d); run a newer release", current, known)
 	}
 	if _, err := p.Up(ctx); err != nil {
+		// SQLite has no session lock: another process opening the same file at the same moment may
+		// have applied the very migrations this one failed on.
+		if now, verr := p.GetDBVersion(ctx); dialect == SQLite && verr == nil && now >= known {
+			return nil
+		}
 		return fmt.Errorf("migrations: apply: %w", err)
 	}
 	return nil

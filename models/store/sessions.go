@@ -11,6 +11,8 @@ import (
 
 // SaveSession inserts or updates a session row.
 func (s *Store) SaveSession(ctx context.Context, sess *models.Session) error {
+	// SQLite compares timestamps as text, which orders instants only when all are written in UTC.
+	sess.CreatedAt, sess.LastActiveAt, sess.ExpiresAt = sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC()
 	err := s.q(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(sess).Error
 	return wrap("save session", err)
 }

@@ -33,7 +33,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (models.User, error) {
 // TouchUser records activity: last seen now, online without a socket until activeUntil.
 func (s *Store) TouchUser(ctx context.Context, userID int64, activeUntil time.Time) error {
 	err := s.q(ctx).Model(&models.User{}).Where("user_id = ?", userID).
-		Updates(map[string]any{"last_seen_at": now(), "active_until": activeUntil}).Error
+		Updates(map[string]any{"last_seen_at": now(), "active_until": activeUntil.UTC()}).Error // UTC: see SaveSession
 	return wrap("touch user", err)
 }
 

@@ -1,0 +1,4 @@
+package store
+
+// ExtendedSelect lets the external tests explain the very query MessagesBefore runs.
+const ExtendedSelect = extendedSelect
