@@ -155,7 +155,11 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 		sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
 			st := stateOf(sk)
 			st.partner, st.convID, st.lastSeq = models.User{}, 0, 0
-			return nil, nil
+			list, err := s.userList(ctx, st)
+			if err != nil {
+				return nil, err
+			}
+			return renderBytes(ctx, list)
 		})
 		return
 	}

@@ -127,7 +127,7 @@ func ShellView(s Shell) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if s.Chat == nil {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<form id=\"sync-list\" ws-send hx-trigger=\"load\" hidden><input type=\"hidden\" name=\"kind\" value=\"close\"></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<form id=\"sync-list\" ws-send hx-trigger=\"load, htmx:wsOpen from:body\" hidden><input type=\"hidden\" name=\"kind\" value=\"close\"></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
