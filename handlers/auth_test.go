@@ -86,12 +86,10 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	var users int64
-	ts.store.Contacts(t.Context(), 0)
+	// Nobody but the first user was created; the table is intact.
 	if list, err := ts.store.Contacts(t.Context(), -1); err != nil || len(list) != 1 {
 		t.Fatalf("users table changed: %d users, %v", len(list), err)
 	}
-	_ = users
 }
 
 func TestRegisterAcceptsLongPassword(t *testing.T) {
