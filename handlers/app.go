@@ -42,6 +42,9 @@ type Deps struct {
 	LoginLimits LoginLimits
 	// HashWorkers bounds concurrent password hashing; 0: the number of CPUs.
 	HashWorkers int
+	// HashQueueWait is how long a sign-in or registration waits for a hashing slot before it is
+	// answered "busy"; 0: 10 seconds.
+	HashQueueWait time.Duration
 	// OfflineGrace delays "offline" after a user's last socket closes so a reload does not flicker.
 	OfflineGrace time.Duration
 }
@@ -58,6 +61,7 @@ type Server struct {
 	hasher     *hasher
 	dummyHash  string
 	origin     string
+	recent     *recentMessages
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -79,6 +83,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if d.HashWorkers <= 0 {
 		d.HashWorkers = runtime.NumCPU()
 	}
+	if d.HashQueueWait <= 0 {
+		d.HashQueueWait = 10 * time.Second
+	}
 	if d.OfflineGrace == 0 {
 		d.OfflineGrace = 4 * time.Second
 	}
@@ -92,8 +99,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		broker:     d.Broker,
 		instanceID: newInstanceID(),
 		throttle:   newLoginThrottle(d.LoginLimits),
-		hasher:     newHasher(d.HashWorkers),
+		hasher:     newHasher(d.HashWorkers, d.HashQueueWait),
 		origin:     origin,
+		recent:     newRecentMessages(1024),
 	}
 	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")
 	if err != nil {
@@ -102,6 +110,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	s.hub = realtime.NewHub(realtime.HubConfig{
 		Logger:       d.Logger,
 		Render:       s.renderEvent,
+		QueueSize:    256,
 		OnPresence:   s.presenceChanged,
 		OfflineGrace: d.OfflineGrace,
 	})

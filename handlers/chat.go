@@ -232,8 +232,9 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 	}
 	// A repeated client id announces the stored message again: pages catch up by sequence, so a second
 	// announcement shows nothing twice and covers a first one lost in a crash.
+	s.recent.put(msg)
 	s.publish(ctx, realtime.Event{Kind: realtime.KindMessage, Users: []int64{sender.UserID, recipient.UserID},
-		MessageID: msg.MessageID, ConversationID: msg.ConversationID, ActorID: sender.UserID})
+		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: sender.UserID})
 	return msg, nil
 }
 

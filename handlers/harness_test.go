@@ -62,6 +62,9 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		LoginLimits:  opts.loginLimits,
 		Timeouts:     opts.timeouts,
 		OfflineGrace: 200 * time.Millisecond,
+		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
+		// be turned away as busy.
+		HashQueueWait: 5 * time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -77,14 +77,19 @@ func (t *loginThrottle) Succeeded(account string) {
 
 // hasher bounds concurrent argon2id work (19 MiB and tens of milliseconds each) so a flood of sign-ins
 // cannot starve the chat of CPU and memory.
-type hasher struct{ slots chan struct{} }
+type hasher struct {
+	slots chan struct{}
+	wait  time.Duration
+}
 
 var errHasherBusy = errors.New("password hashing queue is full")
 
-func newHasher(workers int) *hasher { return &hasher{slots: make(chan struct{}, workers)} }
+func newHasher(workers int, wait time.Duration) *hasher {
+	return &hasher{slots: make(chan struct{}, workers), wait: wait}
+}
 
 func (h *hasher) do(ctx context.Context, fn func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, h.wait)
 	defer cancel()
 	select {
 	case h.slots <- struct{}{}:

@@ -52,12 +52,14 @@ func (s *Server) upgrade(c *fiber.Ctx) error {
 // socketState belongs to a socket's writer goroutine: the hub runs every render and every Do there,
 // so none of it needs a lock.
 type socketState struct {
-	me        models.User
-	partner   models.User // the conversation this page has open, if any
-	convID    int64
-	lastSeq   int64 // the newest seq of that conversation this page holds
-	visible   bool
-	lastError time.Time
+	me      models.User
+	partner models.User // the conversation this page has open, if any
+	convID  int64
+	lastSeq int64 // the newest seq of that conversation this page holds
+	visible bool
+	// listPending says a users-list refresh is queued behind the events now waiting: a burst of
+	// messages re-renders the list once, not once per message.
+	listPending bool
 }
 
 // frame is what a client sends: htmx-ext-ws serialises a form's fields (strings) and adds HEADERS.
@@ -266,12 +268,17 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 	var parts []templ.Component
 	switch ev.Kind {
 	case realtime.KindMessage:
-		msg, err := s.store.MessageByID(ctx, ev.MessageID)
+		s.scheduleList(sk, st)
+		open := len(ev.Users) == 2 && s.isOpen(st, ev.Users[0], ev.Users[1])
+		if open && ev.Seq != 0 && ev.Seq <= st.lastSeq {
+			return nil, nil // an earlier catch-up on this socket brought it already
+		}
+		msg, err := s.recent.get(ctx, s.store, ev.MessageID)
 		if err != nil {
 			return nil, err
 		}
 		msgs := []models.ExtendedMessage{msg}
-		if s.isOpen(st, msg.SenderUserID, msg.RecipientUserID) {
+		if open {
 			st.convID = msg.ConversationID
 			if msgs, err = s.store.MessagesAfter(ctx, msg.ConversationID, st.lastSeq, catchUpLimit); err != nil {
 				return nil, err
@@ -290,11 +297,6 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 			}
 		}
 		parts = append(parts, views.LiveAppend(st.me.UserID, msg.SenderUserID, msg.RecipientUserID, msgs))
-		list, err := s.userList(ctx, st)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, list)
 	case realtime.KindRead:
 		if ev.ActorID != st.me.UserID && st.convID == ev.ConversationID && st.convID != 0 {
 			page, err := s.store.MessagesBefore(ctx, ev.ConversationID, st.lastSeq+1, pageSize)
@@ -308,11 +310,7 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 			}
 		}
 		if ev.ActorID == st.me.UserID {
-			list, err := s.userList(ctx, st)
-			if err != nil {
-				return nil, err
-			}
-			parts = append(parts, list)
+			s.scheduleList(sk, st)
 		}
 	case realtime.KindPresence:
 		if ev.ActorID == st.me.UserID {
@@ -357,6 +355,22 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 func (s *Server) isOpen(st *socketState, a, b int64) bool {
 	p := st.partner.UserID
 	return p != 0 && (a == st.me.UserID && b == p || b == st.me.UserID && a == p)
+}
+
+// scheduleList queues one users-list refresh behind whatever the socket has waiting.
+func (s *Server) scheduleList(sk *realtime.Socket, st *socketState) {
+	if st.listPending {
+		return
+	}
+	st.listPending = true
+	sk.Do(func(ctx context.Context, _ *realtime.Socket) ([]byte, error) {
+		st.listPending = false
+		list, err := s.userList(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, list)
+	})
 }
 
 func (s *Server) userList(ctx context.Context, st *socketState) (templ.Component, error) {

@@ -30,7 +30,10 @@ type Event struct {
 	Users          []int64 `json:"u,omitempty"`
 	MessageID      int64   `json:"m,omitempty"`
 	ConversationID int64   `json:"c,omitempty"`
-	ActorID        int64   `json:"a,omitempty"`
-	Online         bool    `json:"o,omitempty"`
-	SessionID      string  `json:"s,omitempty"`
+	// Seq is a message's place in its conversation: a page that already holds it skips the event
+	// without a query.
+	Seq       int64  `json:"q,omitempty"`
+	ActorID   int64  `json:"a,omitempty"`
+	Online    bool   `json:"o,omitempty"`
+	SessionID string `json:"s,omitempty"`
 }
