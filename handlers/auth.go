@@ -153,6 +153,12 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return s.renderRegister(c, http.StatusUnprocessableEntity, form)
 	}
 	err = s.hasher.do(c.UserContext(), func() error {
+		// A name taken while this request queued for a slot is refused without the costly hash.
+		if _, err := s.store.UserByUsername(c.UserContext(), user.Username); err == nil {
+			return store.ErrConflict
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		var herr error
 		user.Password, herr = models.HashPassword(raw["password"])
 		return herr
@@ -161,10 +167,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 		form.Error = msgBusy
 		return s.renderRegister(c, http.StatusServiceUnavailable, form)
 	}
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.store.CreateUser(c.UserContext(), &user)
 	}
-	if err := s.store.CreateUser(c.UserContext(), &user); errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
 		form.Errors.Set("username", "That username is taken. Try another.")
 		form.Error = "Please correct the fields marked below."
 		return s.renderRegister(c, http.StatusConflict, form)

@@ -97,7 +97,7 @@ func (ts *testServer) browser() *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: ts.t, ts: ts, client: &http.Client{
 		Jar:           jar,
-		Timeout:       20 * time.Second,
+		Timeout:       2 * time.Minute, // argon2id under the race detector on a loaded machine is slow
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
