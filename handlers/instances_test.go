@@ -16,13 +16,13 @@ func TestTwoInstancesDeliverAcross(t *testing.T) {
 	aliceOnOne := one.signedUp("alice")
 	bobOnTwo := two.signedUp("bob")
 	bobSock := bobOnTwo.socket()
-	aliceSock := aliceOnOne.socket()
+	aliceSock := aliceOnOne.socket().ready()
 
 	// Presence crosses: bob's socket on instance two shows him online to alice on instance one.
 	bobUser, _ := two.store.UserByUsername(t.Context(), "bob")
 	_ = two.store.SignOffUser(t.Context(), bobUser.UserID) // only the socket should count
 	bobSock.conn.Close()
-	bobSock = bobOnTwo.socket()
+	bobSock = bobOnTwo.socket().ready()
 	aliceSock.waitFor(0, `data-user="bob"`, `data-online="true"`)
 
 	aliceOnOne.send("bob", "across instances", "x-1")

@@ -21,7 +21,7 @@ func TestPostgresOutageRecovers(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
 	ts := startServer(t, testOptions{databaseURL: dbURL, pgBroker: true})
 	alice, bob := ts.signedUp("alice"), ts.signedUp("bob")
-	bobSock := bob.socket()
+	bobSock := bob.socket().ready()
 	alice.send("bob", "before the outage", "k1")
 	bobSock.waitFor(0, "before the outage")
 

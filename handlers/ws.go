@@ -2,10 +2,12 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -57,9 +59,11 @@ type socketState struct {
 	convID  int64
 	lastSeq int64 // the newest seq of that conversation this page holds
 	visible bool
-	// listPending says a users-list refresh is queued behind the events now waiting: a burst of
-	// messages re-renders the list once, not once per message.
-	listPending bool
+	// rows are the users-list rows to refresh (true: also move to the top, a new message), and
+	// rowsPending says a refresh is queued behind the events now waiting: a burst of messages or a
+	// storm of presence changes costs one refresh, not one per event.
+	rows        map[int64]bool
+	rowsPending bool
 }
 
 // frame is what a client sends: htmx-ext-ws serialises a form's fields (strings) and adds HEADERS.
@@ -268,7 +272,13 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 	var parts []templ.Component
 	switch ev.Kind {
 	case realtime.KindMessage:
-		s.scheduleList(sk, st)
+		if len(ev.Users) == 2 {
+			other := ev.Users[0]
+			if other == st.me.UserID {
+				other = ev.Users[1]
+			}
+			s.scheduleRow(sk, st, other, true)
+		}
 		open := len(ev.Users) == 2 && s.isOpen(st, ev.Users[0], ev.Users[1])
 		if open && ev.Seq != 0 && ev.Seq <= st.lastSeq {
 			return nil, nil // an earlier catch-up on this socket brought it already
@@ -309,23 +319,12 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 				}
 			}
 		}
-		if ev.ActorID == st.me.UserID {
-			s.scheduleList(sk, st)
+		if ev.ActorID == st.me.UserID && len(ev.Users) == 2 {
+			s.scheduleRow(sk, st, ev.Users[1], false)
 		}
 	case realtime.KindPresence:
-		if ev.ActorID == st.me.UserID {
-			return nil, nil
-		}
-		c, err := s.store.Contact(ctx, st.me.UserID, ev.ActorID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, views.UserRow(st.me.UserID, c, c.UserID == st.partner.UserID, true))
-		if c.UserID == st.partner.UserID {
-			parts = append(parts, views.PartnerStatus(c, true))
+		if ev.ActorID != st.me.UserID {
+			s.scheduleRow(sk, st, ev.ActorID, false)
 		}
 	case realtime.KindTyping:
 		if ev.ActorID != st.partner.UserID || st.partner.UserID == 0 {
@@ -357,20 +356,83 @@ func (s *Server) isOpen(st *socketState, a, b int64) bool {
 	return p != 0 && (a == st.me.UserID && b == p || b == st.me.UserID && a == p)
 }
 
-// scheduleList queues one users-list refresh behind whatever the socket has waiting.
-func (s *Server) scheduleList(sk *realtime.Socket, st *socketState) {
-	if st.listPending {
+// rowsAsList is how many changed rows make re-rendering the whole list (one query) the cheaper way.
+const rowsAsList = 16
+
+// scheduleRow queues a refresh of the row of user id behind whatever the socket has waiting; toTop
+// also moves it to the top of the list (it has a new message).
+func (s *Server) scheduleRow(sk *realtime.Socket, st *socketState, id int64, toTop bool) {
+	if st.rows == nil {
+		st.rows = map[int64]bool{}
+	}
+	st.rows[id] = st.rows[id] || toTop
+	if st.rowsPending {
 		return
 	}
-	st.listPending = true
+	st.rowsPending = true
 	sk.Do(func(ctx context.Context, _ *realtime.Socket) ([]byte, error) {
-		st.listPending = false
-		list, err := s.userList(ctx, st)
+		rows := st.rows
+		st.rows, st.rowsPending = nil, false
+		return s.renderRows(ctx, st, rows)
+	})
+}
+
+// renderRows refreshes the given rows of the users list and the open conversation's status line.
+func (s *Server) renderRows(ctx context.Context, st *socketState, rows map[int64]bool) ([]byte, error) {
+	var contacts []models.Contact
+	if len(rows) > rowsAsList {
+		all, err := s.store.Contacts(ctx, st.me.UserID)
 		if err != nil {
 			return nil, err
 		}
-		return renderBytes(ctx, list)
-	})
+		for _, c := range all {
+			if _, ok := rows[c.UserID]; ok {
+				contacts = append(contacts, c)
+			}
+		}
+		for _, toTop := range rows {
+			if toTop { // the order changed: the whole list, already in hand, is the simplest answer
+				return renderBytes(ctx, views.UserList(st.me.UserID, all, st.partner.UserID, true))
+			}
+		}
+	} else {
+		for id := range rows {
+			c, err := s.store.Contact(ctx, st.me.UserID, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			contacts = append(contacts, c)
+		}
+	}
+	// Rows moving up are prepended oldest first, so the newest conversation ends on top.
+	slices.SortFunc(contacts, func(a, b models.Contact) int { return cmp.Compare(lastID(a), lastID(b)) })
+	var out bytes.Buffer
+	for _, c := range contacts {
+		active := c.UserID == st.partner.UserID
+		row := views.UserRow(st.me.UserID, c, active, true)
+		if rows[c.UserID] {
+			row = views.RowToTop(st.me.UserID, c, active)
+		}
+		if err := row.Render(ctx, &out); err != nil {
+			return nil, err
+		}
+		if active {
+			if err := views.PartnerStatus(c, true).Render(ctx, &out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out.Bytes(), nil
+}
+
+func lastID(c models.Contact) int64 {
+	if c.LastMessage == nil {
+		return 0
+	}
+	return c.LastMessage.MessageID
 }
 
 func (s *Server) userList(ctx context.Context, st *socketState) (templ.Component, error) {

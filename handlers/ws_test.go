@@ -74,6 +74,16 @@ func (b *browser) socket() *liveSocket {
 	return s
 }
 
+// ready returns once the server has registered the socket (a dial returns as soon as the upgrade is
+// answered, before the hub knows the socket): the "close" frame is answered with the users list.
+func (s *liveSocket) ready() *liveSocket {
+	s.t.Helper()
+	from := len(s.snapshot())
+	s.sendJSON(`{"kind":"close"}`)
+	s.waitFor(from, `<ul id="user-list"`)
+	return s
+}
+
 func (s *liveSocket) sendJSON(text string) {
 	s.t.Helper()
 	if err := s.conn.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
@@ -165,7 +175,7 @@ func TestSocketAdmission(t *testing.T) {
 func TestLogoutClosesSocketsAndRefusesTheCookie(t *testing.T) {
 	ts := startServer(t, testOptions{})
 	a := ts.signedUp("alice")
-	sock := a.socket()
+	sock := a.socket().ready()
 	u, _ := url.Parse(ts.url)
 	old := a.client.Jar.Cookies(u)
 	a.post("/", "/logout", url.Values{})
@@ -183,7 +193,7 @@ func TestSocketSendAndLiveDelivery(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string) {
 		ts := startServer(t, testOptions{dialect: dialect})
 		a, b := ts.signedUp("alice"), ts.signedUp("bob")
-		a1, a2, bs := a.socket(), a.socket(), b.socket()
+		a1, a2, bs := a.socket().ready(), a.socket().ready(), b.socket().ready()
 		a1.sendJSON(`{"to":"bob","body":"over the socket","client_id":"sock-1","from":"bob","sender_user_id":2,"HEADERS":{"HX-Request":"true"}}`)
 		for _, s := range []*liveSocket{a1, a2, bs} {
 			frame, _ := s.waitFor(0, `data-client-id="sock-1"`, "over the socket")
@@ -194,9 +204,10 @@ func TestSocketSendAndLiveDelivery(t *testing.T) {
 				t.Fatalf("fragment is not an out-of-band append: %s", frame)
 			}
 		}
-		bList, _ := bs.waitFor(0, `id="user-list"`, `data-user="alice"`)
-		if unreadCounts(bList)["alice"] != "1" {
-			t.Fatalf("bob's list over the socket: unread %q", unreadCounts(bList)["alice"])
+		// Bob's row for alice moves to the top of his list with the new unread count.
+		bRow, _ := bs.waitFor(0, `hx-swap-oob="afterbegin:#user-list"`, `data-user="alice"`)
+		if unreadCounts(bRow)["alice"] != "1" || !strings.Contains(bRow, `<li id="user-1" hx-swap-oob="delete">`) {
+			t.Fatalf("bob's row over the socket: %s", bRow)
 		}
 		// The same client id over POST is the same message.
 		a.send("bob", "over the socket", "sock-1")
@@ -310,22 +321,28 @@ func TestCatchUpAfterReconnect(t *testing.T) {
 func TestPresenceGoesLive(t *testing.T) {
 	ts := startServer(t, testOptions{})
 	a, b := ts.signedUp("alice"), ts.signedUp("bob")
-	watcher := a.socket()
+	// The active window of plain page use would keep bob online; end it so only his socket counts.
+	bobUser, _ := ts.store.UserByUsername(t.Context(), "bob")
+	if err := ts.store.SignOffUser(t.Context(), bobUser.UserID); err != nil {
+		t.Fatal(err)
+	}
+	watcher := a.socket().ready()
+	if list := watcher.snapshot()[0]; !strings.Contains(list, `data-user="bob" data-online="false"`) {
+		t.Fatalf("bob is online before his socket opened: %s", list)
+	}
+	from := len(watcher.snapshot())
 	bobSock := b.socket()
-	frame, next := watcher.waitFor(0, `data-user="bob"`, `data-online="true"`)
+	frame, next := watcher.waitFor(from, `data-user="bob" data-online="true"`)
 	if !strings.Contains(frame, `hx-swap-oob="true"`) {
 		t.Fatalf("presence row is not out of band: %s", frame)
 	}
-	// The active window of plain page use would keep bob online; end it so only the socket counts.
-	bobUser, _ := ts.store.UserByUsername(t.Context(), "bob")
-	_ = ts.store.SignOffUser(t.Context(), bobUser.UserID)
 	bobSock.conn.Close()
-	watcher.waitFor(next, `data-user="bob"`, `data-online="false"`)
+	watcher.waitFor(next, `data-user="bob" data-online="false"`)
 }
 
 func TestShutdownClosesWithServiceRestart(t *testing.T) {
 	ts := startServer(t, testOptions{})
-	s := ts.signedUp("alice").socket()
+	s := ts.signedUp("alice").socket().ready()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ts.srv.Shutdown(ctx)

@@ -447,9 +447,22 @@ func (p *tab) open(path string) {
 }
 
 // click clicks the first element matching a CSS selector (waiting until it is visible).
+// click clicks the element like a person. Live updates replace rows (presence, new messages) at any
+// moment, so a node found and then swapped out before the click lands is looked up again.
 func (p *tab) click(what, css string) {
 	p.t.Helper()
-	p.do("click "+what+" ("+css+")", chromedp.Click(chromedp.CSS(css)))
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(css)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node") || time.Now().After(deadline) {
+			p.fail("click %s (%s): %v", what, css, err)
+		}
+	}
 }
 
 // evalJS evaluates a JavaScript expression in the page (DevTools evaluation works with the page's
