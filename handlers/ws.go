@@ -57,6 +57,7 @@ type socketState struct {
 	me      models.User
 	partner models.User // the conversation this page has open, if any
 	convID  int64
+	baseSeq int64 // the newest seq the page was rendered with; its live area holds what came after
 	lastSeq int64 // the newest seq of that conversation this page holds
 	visible bool
 	// rows are the users-list rows to refresh (true: also move to the top, a new message), and
@@ -160,7 +161,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 		// The page shows no conversation any more (htmx navigated back to the list).
 		sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
 			st := stateOf(sk)
-			st.partner, st.convID, st.lastSeq = models.User{}, 0, 0
+			st.partner, st.convID, st.baseSeq, st.lastSeq = models.User{}, 0, 0, 0
 			list, err := s.userList(ctx, st)
 			if err != nil {
 				return nil, err
@@ -215,7 +216,7 @@ func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, to s
 	if err != nil {
 		return nil, err
 	}
-	st.partner, st.convID, st.lastSeq, st.visible = partner, 0, after, visible
+	st.partner, st.convID, st.baseSeq, st.lastSeq, st.visible = partner, 0, after, after, visible
 	var msgs []models.ExtendedMessage
 	conv, err := s.store.ConversationBetween(ctx, st.me.UserID, partner.UserID)
 	switch {
@@ -333,7 +334,8 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 		parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, st.partner.Username))
 	case realtime.KindResync:
 		if st.partner.UserID != 0 {
-			return s.openConversation(ctx, sk, st.partner.Username, st.lastSeq, st.visible)
+			// Events may have been lost: rebuild the live area from what the page was rendered with.
+			return s.openConversation(ctx, sk, st.partner.Username, st.baseSeq, st.visible)
 		}
 		list, err := s.userList(ctx, st)
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"messenger/handlers/realtime"
 )
 
 // liveSocket is a client socket whose frames are collected by one reader goroutine.
@@ -348,5 +350,23 @@ func TestShutdownClosesWithServiceRestart(t *testing.T) {
 	ts.srv.Shutdown(ctx)
 	if code := s.closeCode(); code != websocket.CloseServiceRestart {
 		t.Fatalf("shutdown closed with %d, want 1012", code)
+	}
+}
+
+// After the broker lost events (KindResync), an open conversation's live area is rebuilt from the
+// seq the page was rendered with: what it showed live stays, what it missed arrives.
+func TestResyncRebuildsTheLiveArea(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a, b := ts.signedUp("alice"), ts.signedUp("bob")
+	a.send("bob", "rendered with the page", "")
+	s := b.socket()
+	s.sendJSON(`{"kind":"open","to":"alice","after":"1"}`)
+	_, next := s.waitFor(0, `id="live-`)
+	a.send("bob", "live one", "")
+	_, next = s.waitFor(next, "live one")
+	ts.srv.Hub().Deliver(realtime.Event{Kind: realtime.KindResync})
+	frame, _ := s.waitFor(next, `hx-swap-oob="true"`, `id="live-`)
+	if !strings.Contains(frame, "live one") || strings.Contains(frame, "rendered with the page") {
+		t.Fatalf("resync did not rebuild the live area from the page's seq: %s", frame)
 	}
 }
