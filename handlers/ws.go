@@ -83,19 +83,19 @@ func decodeFrame(data []byte) (frame, int64, error) {
 	var f frame
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
-		return f, 0, errors.New("The server could not read what your page sent.")
+		return f, 0, errorf(http.StatusBadRequest, "The server could not read what your page sent.")
 	}
 	if f.Kind == "close" {
 		return f, 0, nil
 	}
 	if f.To == nil || *f.To == "" {
-		return f, 0, errors.New("Say who the message is for.")
+		return f, 0, errorf(http.StatusBadRequest, "Say who the message is for.")
 	}
 	var after int64
 	switch f.Kind {
 	case "", "send":
 		if f.Body == nil {
-			return f, 0, errors.New("The message has no text.")
+			return f, 0, errorf(http.StatusBadRequest, "The message has no text.")
 		}
 	case "open":
 		raw := string(f.After)
@@ -104,12 +104,12 @@ func decodeFrame(data []byte) (frame, int64, error) {
 		}
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 0 {
-			return f, 0, errors.New("The page's position in the conversation is not valid.")
+			return f, 0, errorf(http.StatusBadRequest, "The page's position in the conversation is not valid.")
 		}
 		after = n
 	case "typing":
 	default:
-		return f, 0, errors.New("The server does not know that kind of request.")
+		return f, 0, errorf(http.StatusBadRequest, "The server does not know that kind of request.")
 	}
 	return f, after, nil
 }

@@ -228,18 +228,18 @@ func (s *testServer) exitErr() error {
 	return s.waitErr
 }
 
-// stop signals the process and waits for it to exit (killing it after 20s); it returns the exit error
-// (nil for a clean exit) and how long the exit took.
-func (s *testServer) stop(sig syscall.Signal) (error, time.Duration) {
+// stop signals the process and waits for it to exit (killing it after 20s); it returns how long the exit
+// took and the exit error (nil for a clean exit).
+func (s *testServer) stop(sig syscall.Signal) (time.Duration, error) {
 	s.mu.Lock()
 	cmd, exited := s.cmd, s.exited
 	s.mu.Unlock()
 	if cmd == nil {
-		return nil, 0
+		return 0, nil
 	}
 	select {
 	case <-exited:
-		return s.exitErr(), 0
+		return 0, s.exitErr()
 	default:
 	}
 	start := time.Now()
@@ -250,16 +250,16 @@ func (s *testServer) stop(sig syscall.Signal) (error, time.Duration) {
 		fmt.Fprintf(s.logs, "----- server did not exit 20s after %v; killed -----\n", sig)
 		_ = cmd.Process.Kill()
 		<-exited
-		return errors.New("did not exit within 20s of " + sig.String()), time.Since(start)
+		return time.Since(start), errors.New("did not exit within 20s of " + sig.String())
 	}
-	return s.exitErr(), time.Since(start)
+	return time.Since(start), s.exitErr()
 }
 
 // restart stops the server with sig (SIGTERM: it must exit cleanly, promptly) and starts it again on
 // the same port with the same database and session keys.
 func (s *testServer) restart(sig syscall.Signal) {
 	s.t.Helper()
-	err, took := s.stop(sig)
+	took, err := s.stop(sig)
 	if sig == syscall.SIGTERM && err != nil {
 		s.t.Errorf("the server did not exit cleanly on SIGTERM: %v (after %v)", err, took)
 	}

@@ -288,13 +288,6 @@ func (h *Hub) recipients(users []int64) []*Socket {
 	return sockets
 }
 
-// Online reports whether the user has a socket on this instance.
-func (h *Hub) Online(userID int64) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.byUser[userID]) > 0
-}
-
 // OnlineUsers lists the users with a socket on this instance, in no order.
 func (h *Hub) OnlineUsers() []int64 {
 	h.mu.RLock()

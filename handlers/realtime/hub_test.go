@@ -322,8 +322,8 @@ func TestSlowSocketIsClosedOthersUnaffected(t *testing.T) {
 	}
 
 	slowConn.waitClosed(t)
-	if h.Online(1) || h.Count() != 3 {
-		t.Fatalf("slow socket still registered: online=%v count=%d", h.Online(1), h.Count())
+	if online(h, 1) || h.Count() != 3 {
+		t.Fatalf("slow socket still registered: online=%v count=%d", online(h, 1), h.Count())
 	}
 	if !strings.Contains(logs.String(), "closing slow socket") || !strings.Contains(logs.String(), "user_id=1") {
 		t.Fatalf("slow socket not logged; log:\n%s", logs.String())
@@ -354,11 +354,11 @@ func TestDeadSocketIsClosedAndUnregistered(t *testing.T) {
 	h.Deliver(messageEvent(1, 1, 2))
 	waitClosed(t, dead)
 	deadConn.waitClosed(t)
-	if h.Online(1) || !h.Online(2) || h.Count() != 1 {
-		t.Fatalf("after a failed write: online(1)=%v online(2)=%v count=%d", h.Online(1), h.Online(2), h.Count())
+	if online(h, 1) || !online(h, 2) || h.Count() != 1 {
+		t.Fatalf("after a failed write: online(1)=%v online(2)=%v count=%d", online(h, 1), online(h, 2), h.Count())
 	}
-	if dead.Send([]byte("late")) {
-		t.Fatal("Send on a closed socket reported success")
+	if dead.Do(frameFunc("late")) {
+		t.Fatal("Do on a closed socket reported success")
 	}
 	h.Deliver(messageEvent(2, 1, 2))
 	liveConn.waitFrames(t, 2)
@@ -400,7 +400,7 @@ func TestWriterRunsDoInOrderWithEvents(t *testing.T) {
 	s.Do(do("do a"))
 	h.Deliver(messageEvent(-1, 1))
 	h.Deliver(messageEvent(0, 1))
-	s.Send([]byte("raw"))
+	s.Do(frameFunc("raw"))
 	s.Do(func(context.Context, *Socket) ([]byte, error) { return nil, errRender })
 	h.Deliver(messageEvent(2, 1))
 	if !s.Do(do("do b")) {
@@ -442,7 +442,7 @@ func TestPresenceGrace(t *testing.T) {
 	if timer.d != grace {
 		t.Fatalf("offline reported after %v, want %v", timer.d, grace)
 	}
-	if h.Online(1) {
+	if online(h, 1) {
 		t.Fatal("user 1 online without sockets")
 	}
 	timer.fire()
@@ -520,8 +520,8 @@ func TestSessionEndedClosesOnlyThatSession(t *testing.T) {
 		assertOpen(t, e.socket)
 		e.conn.waitFrames(t, 1)
 	}
-	if h.Count() != 2 || !h.Online(1) {
-		t.Fatalf("count=%d online(1)=%v after ending one session", h.Count(), h.Online(1))
+	if h.Count() != 2 || !online(h, 1) {
+		t.Fatalf("count=%d online(1)=%v after ending one session", h.Count(), online(h, 1))
 	}
 	for _, e := range entries {
 		h.Unregister(e.socket)
@@ -569,7 +569,7 @@ func TestShutdownGivesUpOnStuckWriterWhenContextEnds(t *testing.T) {
 	conn := newFakeConn()
 	conn.block = true
 	s := h.Register(1, "s", conn)
-	s.Send([]byte("stuck"))
+	s.Do(frameFunc("stuck"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -611,7 +611,7 @@ func TestPing(t *testing.T) {
 	dead := h.Register(2, "s", deadConn)
 	waitClosed(t, dead)
 	deadConn.waitClosed(t)
-	if h.Online(2) {
+	if online(h, 2) {
 		t.Fatal("socket whose ping failed is still registered")
 	}
 	h.Unregister(dead)
@@ -644,4 +644,14 @@ func TestDeliverToUsersOnce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// online reports whether the hub lists the user among those with a socket here.
+func online(h *Hub, userID int64) bool {
+	return slices.Contains(h.OnlineUsers(), userID)
+}
+
+// frameFunc is a socket func that writes a fixed frame.
+func frameFunc(frame string) func(context.Context, *Socket) ([]byte, error) {
+	return func(context.Context, *Socket) ([]byte, error) { return []byte(frame), nil }
 }

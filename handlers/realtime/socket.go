@@ -38,7 +38,6 @@ type Socket struct {
 type outgoing struct {
 	event *Event
 	do    func(ctx context.Context, s *Socket) ([]byte, error)
-	frame []byte
 }
 
 // closeReason with code 0 drops the connection without a close frame: the
@@ -68,11 +67,6 @@ func newSocket(h *Hub, userID int64, sessionID string, conn Conn) *Socket {
 // the socket is closed, or was just closed because its queue was full.
 func (s *Socket) Do(fn func(ctx context.Context, s *Socket) ([]byte, error)) bool {
 	return s.enqueue(outgoing{do: fn})
-}
-
-// Send queues a text frame; false as for Do.
-func (s *Socket) Send(frame []byte) bool {
-	return s.enqueue(outgoing{frame: frame})
 }
 
 // Done is closed once the socket is closed, by the hub (slow client, failed
@@ -187,13 +181,11 @@ func (s *Socket) frameFor(o outgoing) ([]byte, error) {
 			return nil, fmt.Errorf("render %s event: %w", o.event.Kind, err)
 		}
 		return frame, nil
-	case o.do != nil:
+	default:
 		frame, err := o.do(s.ctx, s)
 		if err != nil {
 			return nil, fmt.Errorf("socket func: %w", err)
 		}
 		return frame, nil
-	default:
-		return o.frame, nil
 	}
 }

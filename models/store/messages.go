@@ -111,13 +111,6 @@ func (s *Store) ConversationBetween(ctx context.Context, a, b int64) (models.Con
 	return c, wrap("conversation between", err)
 }
 
-// ConversationByID returns a conversation if userID is one of its two members, else ErrNotFound.
-func (s *Store) ConversationByID(ctx context.Context, id, userID int64) (models.Conversation, error) {
-	var c models.Conversation
-	err := s.q(ctx).Where("conversation_id = ? AND (user_low_id = ? OR user_high_id = ?)", id, userID, userID).Take(&c).Error
-	return c, wrap("conversation by id", err)
-}
-
 // Page is a run of messages, oldest first, and whether older ones exist.
 type Page struct {
 	Messages []models.ExtendedMessage
