@@ -133,11 +133,7 @@ func TestSendRejectsBadInput(t *testing.T) {
 				}
 			})
 		}
-		if n, _ := ts.store.UnreadCount(t.Context(), 0); n != 0 {
-			t.Fatal("something was stored")
-		}
-		bob, _ := ts.store.UserByUsername(t.Context(), "bob")
-		if n, _ := ts.store.UnreadCount(t.Context(), bob.UserID); n != 0 {
+		if n := unreadFor(t, ts, "alice", "bob"); n != 0 {
 			t.Fatalf("%d messages stored from bad input", n)
 		}
 	})
