@@ -36,7 +36,7 @@ type Deps struct {
 	BaseURL string
 	// Broker carries events between instances; nil: in-process (one instance).
 	Broker realtime.Broker
-	// Timeouts of sessions; zero: session.DefaultTimeouts.
+	// Timeouts of sessions; a zero field: its value in session.DefaultTimeouts.
 	Timeouts session.Timeouts
 	// LoginLimits throttles failed sign-ins; zero: defaultLoginLimits.
 	LoginLimits LoginLimits
@@ -74,9 +74,6 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.Timeouts == (session.Timeouts{}) {
-		d.Timeouts = session.DefaultTimeouts
-	}
 	if d.LoginLimits == (LoginLimits{}) {
 		d.LoginLimits = defaultLoginLimits
 	}
@@ -103,6 +100,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		origin:     origin,
 		recent:     newRecentMessages(1024),
 	}
+	s.sessions.Ended = s.sessionsEnded
 	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")
 	if err != nil {
 		return nil, nil, err
@@ -184,7 +182,7 @@ func newInstanceID() string {
 // Run delivers events from the broker to this instance's sockets and keeps presence and sessions tidy
 // until ctx ends.
 func (s *Server) Run(ctx context.Context) {
-	go s.sessions.Store.Sweep(ctx, 10*time.Minute, func(err error) { s.log.Error("sweep sessions", "err", err) })
+	go s.sessions.Sweep(ctx, time.Minute, func(err error) { s.log.Error("sweep sessions", "err", err) })
 	go s.heartbeat(ctx)
 	for ctx.Err() == nil {
 		if err := s.broker.Run(ctx, s.deliver); err != nil && ctx.Err() == nil {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -181,17 +182,23 @@ func (s *Server) register(c *fiber.Ctx) error {
 	return s.signIn(c, user)
 }
 
-func (s *Server) logout(c *fiber.Ctx) error {
-	sess := session.From(c)
-	me := currentUser(c)
-	ctx := c.UserContext()
-	if id := sess.ID(); id != "" {
-		s.publish(ctx, realtime.Event{Kind: realtime.KindSessionEnded, SessionID: id})
+// sessionsEnded tells every instance that sessions ended (their rows are already deleted): each
+// forgets them from its session cache and closes their sockets with 1008.
+func (s *Server) sessionsEnded(ctx context.Context, hashes []string) {
+	for _, h := range hashes {
+		s.publish(ctx, realtime.Event{Kind: realtime.KindSessionEnded, SessionID: h})
 	}
-	if err := s.store.SignOffUser(ctx, me.UserID); err != nil {
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	me := currentUser(c)
+	// The row goes before the announcement: a socket closed by it that reconnects at once finds no session.
+	if err := s.sessions.SignOut(c); err != nil {
 		return err
 	}
-	sess.SignOut()
+	if err := s.store.SignOffUser(c.UserContext(), me.UserID); err != nil {
+		return err
+	}
 	s.log.Info("signed out", "user_id", me.UserID)
 	return redirect(c, "/login")
 }

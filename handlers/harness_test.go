@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"messenger/handlers/realtime"
 	"messenger/handlers/session"
 	"messenger/models/store"
@@ -33,6 +35,7 @@ type testOptions struct {
 	pgBroker    bool   // carry events through PostgreSQL LISTEN/NOTIFY
 	loginLimits LoginLimits
 	timeouts    session.Timeouts
+	routes      func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -68,6 +71,9 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.routes != nil {
+		opts.routes(app, srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -47,7 +47,7 @@ func (s *Server) upgrade(c *fiber.Ctx) error {
 	if !s.sessions.CheckOrigin(c) {
 		return session.ErrOrigin
 	}
-	c.Locals(localsSessionID, session.From(c).ID())
+	c.Locals(localsSessionID, session.From(c).Hash())
 	return c.Next()
 }
 
@@ -452,7 +452,12 @@ func renderBytes(ctx context.Context, c templ.Component) ([]byte, error) {
 }
 
 // deliver hands an event from the broker to this instance's sockets.
-func (s *Server) deliver(ev realtime.Event) { s.hub.Deliver(ev) }
+func (s *Server) deliver(ev realtime.Event) {
+	if ev.Kind == realtime.KindSessionEnded {
+		s.sessions.Store.Forget(ev.SessionID)
+	}
+	s.hub.Deliver(ev)
+}
 
 // presenceChanged records this instance's sockets of a user and tells everyone; the list rows are
 // rendered from the database, which counts every instance.

@@ -95,10 +95,11 @@ func (m Message) ClientIDValue() string {
 	return *m.ClientID
 }
 
-// Session is a server-side session; the cookie carries only its signed id.
+// Session is a signed-in server-side session. The cookie carries its signed id; the row is stored
+// under the id's SHA-256 (IDHash), which is also the name sockets and events use for it.
 type Session struct {
-	SessionID    string `gorm:"primaryKey"`
-	UserID       *int64
+	IDHash       string `gorm:"primaryKey"`
+	UserID       int64
 	CSRFToken    string `gorm:"column:csrf_token"`
 	CreatedAt    time.Time
 	LastActiveAt time.Time

@@ -16,7 +16,8 @@ const (
 	KindPresence Kind = "presence"
 	// KindTyping: ActorID = typist, ConversationID; Users = [partner].
 	KindTyping Kind = "typing"
-	// KindSessionEnded: SessionID; every socket of that session is closed (logout).
+	// KindSessionEnded: SessionID (the session's hash, never its secret id); every socket of that
+	// session is closed (logout, sessions ended by the user, expiry).
 	KindSessionEnded Kind = "session_ended"
 	// KindResync is never published: the broker delivers it locally when it
 	// may have missed events, so every socket should catch up.

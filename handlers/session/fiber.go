@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -26,10 +27,6 @@ const (
 
 const localsKey = "messenger.session"
 
-// activeRefresh is how stale last_active may get before a request rewrites the row: often enough for
-// the idle timeout, rarely enough that browsing is not a write per request.
-const activeRefresh = time.Minute
-
 // Session is the request's view of its gorilla session.
 type Session struct {
 	raw      *sessions.Session
@@ -43,8 +40,20 @@ func (s *Session) UserID() int64 {
 	return id
 }
 
-// ID is the session id ("" before the first save).
-func (s *Session) ID() string { return s.raw.ID }
+// Hash names the signed-in session in the database, on sockets and in "session ended" events; ""
+// when anonymous.
+func (s *Session) Hash() string {
+	if s.raw.ID == "" {
+		return ""
+	}
+	return Hash(s.raw.ID)
+}
+
+// Created is when the session signed in (zero when anonymous).
+func (s *Session) Created() time.Time {
+	t, _ := s.raw.Values[keyCreated].(time.Time)
+	return t
+}
 
 // CSRFToken returns the session's token, creating it (and the session) when there is none yet.
 func (s *Session) CSRFToken() string {
@@ -73,13 +82,6 @@ func (s *Session) SignIn(userID int64) {
 	s.CSRFToken()
 }
 
-// SignOut deletes the session and clears its cookie.
-func (s *Session) SignOut() {
-	s.raw.Options.MaxAge = -1
-	s.raw.Values = map[any]any{}
-	s.dirty = true
-}
-
 // From returns the request's session; the middleware must have run.
 func From(c *fiber.Ctx) *Session {
 	s, _ := c.Locals(localsKey).(*Session)
@@ -92,6 +94,45 @@ type Manager struct {
 	// Origin is the public origin (scheme://host[:port]) from BASE_URL; empty means "the Host the
 	// request came to".
 	Origin string
+	// Ended announces sessions whose rows are gone (to every instance: their sockets close, their cache
+	// entries go); it runs after the deletion, never before.
+	Ended func(ctx context.Context, hashes []string)
+}
+
+// SignOut ends the request's session now: the row is deleted, then the end announced, and the cookie
+// is cleared when the response is written.
+func (m *Manager) SignOut(c *fiber.Ctx) error {
+	sess := From(c)
+	if hash := sess.Hash(); hash != "" {
+		if err := m.Store.End(c.UserContext(), hash); err != nil {
+			return err
+		}
+		m.announce(c.UserContext(), []string{hash})
+	}
+	sess.raw.ID = ""
+	sess.raw.Options.MaxAge = -1
+	sess.raw.Values = map[any]any{}
+	sess.dirty = true
+	return nil
+}
+
+// EndUserSessions ends every session of a user except exceptHash ("" ends them all): the rows are
+// deleted, then the end announced.
+func (m *Manager) EndUserSessions(ctx context.Context, userID int64, exceptHash string) error {
+	ended, err := m.Store.EndUserSessions(ctx, userID, exceptHash)
+	m.announce(ctx, ended)
+	return err
+}
+
+// Sweep deletes expired sessions every so often until ctx ends and announces each.
+func (m *Manager) Sweep(ctx context.Context, every time.Duration, onErr func(error)) {
+	m.Store.Sweep(ctx, every, func(hashes []string) { m.announce(ctx, hashes) }, onErr)
+}
+
+func (m *Manager) announce(ctx context.Context, hashes []string) {
+	if m.Ended != nil && len(hashes) > 0 {
+		m.Ended(ctx, hashes)
+	}
 }
 
 // Middleware loads the session before the chain and saves it after, only if it changed. gorilla
@@ -110,7 +151,7 @@ func (m *Manager) Middleware(c *fiber.Ctx) error {
 		return err
 	}
 	sess := &Session{raw: raw}
-	if last, ok := raw.Values[keyLastActive].(time.Time); ok && time.Since(last) > activeRefresh {
+	if last, ok := raw.Values[keyLastActive].(time.Time); ok && time.Since(last) > m.Store.timeouts.Refresh {
 		sess.dirty = true
 	}
 	c.Locals(localsKey, sess)
@@ -126,9 +167,12 @@ func (m *Manager) save(c *fiber.Ctx, req *http.Request, sess *Session) error {
 		return nil
 	}
 	if sess.previous != "" {
-		if err := m.Store.db.DeleteSession(req.Context(), sess.previous); err != nil {
+		// A sign-in over a signed-in session replaces it: the old one ends.
+		ended := Hash(sess.previous)
+		if err := m.Store.End(req.Context(), ended); err != nil {
 			return err
 		}
+		m.announce(req.Context(), []string{ended})
 	}
 	w := headerWriter{header: http.Header{}}
 	if err := m.Store.Save(req, w, sess.raw); err != nil {

@@ -4,35 +4,51 @@ import (
 	"context"
 	"time"
 
-	"gorm.io/gorm/clause"
-
 	"messenger/models"
 )
 
-// SaveSession inserts or updates a session row.
-func (s *Store) SaveSession(ctx context.Context, sess *models.Session) error {
+// CreateSession inserts a new signed-in session (at sign-in); a session is never re-inserted after
+// that, so nothing can bring back a row that logout or expiry removed.
+func (s *Store) CreateSession(ctx context.Context, sess *models.Session) error {
 	// SQLite compares timestamps as text, which orders instants only when all are written in UTC.
 	sess.CreatedAt, sess.LastActiveAt, sess.ExpiresAt = sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC()
-	err := s.q(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(sess).Error
-	return wrap("save session", err)
+	return wrap("create session", s.q(ctx).Create(sess).Error)
 }
 
-// SessionByID returns a session that has not expired.
-func (s *Store) SessionByID(ctx context.Context, id string) (models.Session, error) {
+// TouchSession records that a live session was used. False (and no error) means the row is gone or
+// expired: the session ended, possibly while the request that touches it was in flight.
+func (s *Store) TouchSession(ctx context.Context, idHash string, lastActive, expires time.Time) (bool, error) {
+	res := s.q(ctx).Model(&models.Session{}).Where("id_hash = ? AND expires_at > ?", idHash, now()).
+		Updates(map[string]any{"last_active_at": lastActive.UTC(), "expires_at": expires.UTC()})
+	return res.RowsAffected > 0, wrap("touch session", res.Error)
+}
+
+// SessionByHash returns a session that has not expired.
+func (s *Store) SessionByHash(ctx context.Context, idHash string) (models.Session, error) {
 	var sess models.Session
-	err := s.q(ctx).Where("session_id = ? AND expires_at > ?", id, now()).Take(&sess).Error
-	return sess, wrap("session by id", err)
+	err := s.q(ctx).Where("id_hash = ? AND expires_at > ?", idHash, now()).Take(&sess).Error
+	return sess, wrap("session by hash", err)
 }
 
 // DeleteSession removes a session; a missing one is not an error.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return wrap("delete session", s.q(ctx).Where("session_id = ?", id).Delete(&models.Session{}).Error)
+func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
+	return wrap("delete session", s.q(ctx).Where("id_hash = ?", idHash).Delete(&models.Session{}).Error)
 }
 
-// DeleteExpiredSessions removes sessions past their expiry and returns how many.
-func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	res := s.q(ctx).Where("expires_at <= ?", now()).Delete(&models.Session{})
-	return res.RowsAffected, wrap("delete expired sessions", res.Error)
+// DeleteUserSessions removes every session of a user except the one named exceptHash ("" keeps none)
+// and returns the hashes of those it removed, so their sockets and caches can be told.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, exceptHash string) ([]string, error) {
+	var ended []string
+	err := s.q(ctx).Raw(`DELETE FROM sessions WHERE user_id = ? AND id_hash <> ? RETURNING id_hash`, userID, exceptHash).
+		Scan(&ended).Error
+	return ended, wrap("delete user sessions", err)
+}
+
+// DeleteExpiredSessions removes sessions past their expiry and returns their hashes.
+func (s *Store) DeleteExpiredSessions(ctx context.Context) ([]string, error) {
+	var ended []string
+	err := s.q(ctx).Raw(`DELETE FROM sessions WHERE expires_at <= ? RETURNING id_hash`, now()).Scan(&ended).Error
+	return ended, wrap("delete expired sessions", err)
 }
 
 // Heartbeat records that an instance is alive; its presence rows count while the heartbeat is fresh.

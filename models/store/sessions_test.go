@@ -3,6 +3,8 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,32 +17,67 @@ func sameInstant(a, b time.Time) bool {
 	return d > -time.Microsecond && d < time.Microsecond // PostgreSQL keeps microseconds
 }
 
-func TestSaveSessionUpserts(t *testing.T) {
+// A session is inserted once and afterwards only updated: a touch of a deleted (or expired) session
+// reports it gone and brings nothing back.
+func TestSessionCreatedOnceThenOnlyTouched(t *testing.T) {
 	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
 		alice := createUser(t, s, "alice")
 		start := time.Now().UTC()
-		versions := []models.Session{
-			{SessionID: "sid", CSRFToken: "anonymous-token", CreatedAt: start, LastActiveAt: start, ExpiresAt: start.Add(time.Hour)},
-			{SessionID: "sid", UserID: &alice.UserID, CSRFToken: "login-token", CreatedAt: start, LastActiveAt: start.Add(time.Minute), ExpiresAt: start.Add(2 * time.Hour)},
-			{SessionID: "sid", CSRFToken: "logged-out-token", CreatedAt: start, LastActiveAt: start.Add(2 * time.Minute), ExpiresAt: start.Add(3 * time.Hour)},
+		sess := models.Session{IDHash: "h1", UserID: alice.UserID, CSRFToken: "tok", CreatedAt: start, LastActiveAt: start, ExpiresAt: start.Add(time.Hour)}
+		if err := s.CreateSession(ctx, &sess); err != nil {
+			t.Fatal(err)
 		}
-		for i, want := range versions {
-			if err := s.SaveSession(t.Context(), &want); err != nil {
-				t.Fatalf("save %d: %v", i, err)
-			}
-			got, err := s.SessionByID(t.Context(), "sid")
-			if err != nil {
-				t.Fatalf("load %d: %v", i, err)
-			}
-			if got.SessionID != want.SessionID || got.CSRFToken != want.CSRFToken ||
-				(got.UserID == nil) != (want.UserID == nil) || (got.UserID != nil && *got.UserID != *want.UserID) ||
-				!sameInstant(got.CreatedAt, want.CreatedAt) || !sameInstant(got.LastActiveAt, want.LastActiveAt) ||
-				!sameInstant(got.ExpiresAt, want.ExpiresAt) {
-				t.Errorf("save %d: loaded %+v, want %+v", i, got, want)
+		again := sess
+		if err := s.CreateSession(ctx, &again); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("second insert of one hash: %v, want ErrConflict", err)
+		}
+		later, expires := start.Add(time.Minute), start.Add(2*time.Hour)
+		if live, err := s.TouchSession(ctx, "h1", later, expires); err != nil || !live {
+			t.Fatalf("touch: %v, %v; want live", live, err)
+		}
+		got, err := s.SessionByHash(ctx, "h1")
+		if err != nil || got.UserID != alice.UserID || got.CSRFToken != "tok" || !sameInstant(got.CreatedAt, start) ||
+			!sameInstant(got.LastActiveAt, later) || !sameInstant(got.ExpiresAt, expires) {
+			t.Fatalf("after touch: %+v, %v", got, err)
+		}
+		if err := s.DeleteSession(ctx, "h1"); err != nil {
+			t.Fatal(err)
+		}
+		if live, err := s.TouchSession(ctx, "h1", later, expires); err != nil || live {
+			t.Fatalf("touch after delete: %v, %v; want gone", live, err)
+		}
+		if n := countRows(t, s, rawDB(t, s.URL()), `SELECT COUNT(*) FROM sessions`); n != 0 {
+			t.Errorf("%d session rows after touching a deleted one, want 0", n)
+		}
+	})
+}
+
+func TestDeleteUserSessionsKeepsTheNamedOne(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
+		now := time.Now().UTC()
+		for _, r := range []struct {
+			hash string
+			user int64
+		}{{"a1", alice.UserID}, {"a2", alice.UserID}, {"a3", alice.UserID}, {"b1", bob.UserID}} {
+			if err := s.CreateSession(ctx, &models.Session{IDHash: r.hash, UserID: r.user, CSRFToken: "t", CreatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if n := countRows(t, s, rawDB(t, s.URL()), `SELECT COUNT(*) FROM sessions`); n != 1 {
-			t.Errorf("%d session rows, want 1", n)
+		ended, err := s.DeleteUserSessions(ctx, alice.UserID, "a2")
+		slices.Sort(ended)
+		if err != nil || !slices.Equal(ended, []string{"a1", "a3"}) {
+			t.Fatalf("DeleteUserSessions = %v, %v; want [a1 a3]", ended, err)
+		}
+		for hash, live := range map[string]bool{"a1": false, "a2": true, "a3": false, "b1": true} {
+			if _, err := s.SessionByHash(ctx, hash); (err == nil) != live {
+				t.Errorf("session %s: %v, want live=%v", hash, err, live)
+			}
+		}
+		if ended, err := s.DeleteUserSessions(ctx, alice.UserID, ""); err != nil || !slices.Equal(ended, []string{"a2"}) {
+			t.Fatalf("DeleteUserSessions with no exception = %v, %v; want [a2]", ended, err)
 		}
 	})
 }
@@ -64,10 +101,11 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	eachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
+		alice := createUser(t, s, "alice")
 		var live, expired int64
 		for _, tc := range tests {
-			sess := models.Session{SessionID: tc.id, CSRFToken: "t", CreatedAt: now, LastActiveAt: now, ExpiresAt: tc.expiresAt}
-			if err := s.SaveSession(ctx, &sess); err != nil {
+			sess := models.Session{IDHash: tc.id, UserID: alice.UserID, CSRFToken: "t", CreatedAt: now, LastActiveAt: now, ExpiresAt: tc.expiresAt}
+			if err := s.CreateSession(ctx, &sess); err != nil {
 				t.Fatal(err)
 			}
 			if tc.live {
@@ -77,21 +115,26 @@ func TestSessionExpiry(t *testing.T) {
 			}
 		}
 		for _, tc := range tests {
-			got, err := s.SessionByID(ctx, tc.id)
+			got, err := s.SessionByHash(ctx, tc.id)
 			switch {
-			case tc.live && (err != nil || got.SessionID != tc.id):
-				t.Errorf("SessionByID(%s): %+v, %v; want the session", tc.id, got, err)
+			case tc.live && (err != nil || got.IDHash != tc.id):
+				t.Errorf("SessionByHash(%s): %+v, %v; want the session", tc.id, got, err)
 			case !tc.live && !errors.Is(err, store.ErrNotFound):
-				t.Errorf("SessionByID(%s): %+v, %v; want ErrNotFound", tc.id, got, err)
+				t.Errorf("SessionByHash(%s): %+v, %v; want ErrNotFound", tc.id, got, err)
 			}
 		}
 
 		removed, err := s.DeleteExpiredSessions(ctx)
-		if err != nil || removed != expired {
-			t.Errorf("DeleteExpiredSessions = %d, %v; want %d", removed, err, expired)
+		if err != nil || int64(len(removed)) != expired {
+			t.Errorf("DeleteExpiredSessions = %v, %v; want the %d expired ones", removed, err, expired)
 		}
-		if removed, err := s.DeleteExpiredSessions(ctx); err != nil || removed != 0 {
-			t.Errorf("second DeleteExpiredSessions = %d, %v; want 0", removed, err)
+		for _, id := range removed {
+			if !strings.Contains(id, "expired") {
+				t.Errorf("DeleteExpiredSessions removed %s, which is live", id)
+			}
+		}
+		if removed, err := s.DeleteExpiredSessions(ctx); err != nil || len(removed) != 0 {
+			t.Errorf("second DeleteExpiredSessions = %v, %v; want none", removed, err)
 		}
 		if n := countRows(t, s, rawDB(t, s.URL()), `SELECT COUNT(*) FROM sessions`); n != live {
 			t.Errorf("%d sessions left, want the %d live ones", n, live)
@@ -104,14 +147,14 @@ func TestSessionExpiry(t *testing.T) {
 			if err := s.DeleteSession(ctx, tc.id); err != nil {
 				t.Errorf("DeleteSession(%s): %v", tc.id, err)
 			}
-			if _, err := s.SessionByID(ctx, tc.id); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("SessionByID(%s) after delete: %v, want ErrNotFound", tc.id, err)
+			if _, err := s.SessionByHash(ctx, tc.id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("SessionByHash(%s) after delete: %v, want ErrNotFound", tc.id, err)
 			}
 		}
 		if err := s.DeleteSession(ctx, "never-existed"); err != nil {
 			t.Errorf("DeleteSession of a missing id: %v, want nil", err)
 		}
-		if _, err := s.SessionByID(ctx, fmt.Sprintf("%s' OR '1'='1", "x")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.SessionByHash(ctx, fmt.Sprintf("%s' OR '1'='1", "x")); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("SessionByID with quotes: %v, want ErrNotFound", err)
 		}
 	})

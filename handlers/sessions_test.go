@@ -1,0 +1,118 @@
+package handlers
+
+import (
+	"database/sql"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"messenger/handlers/session"
+	"messenger/models/store"
+)
+
+func countSessions(t *testing.T, ts *testServer) int {
+	t.Helper()
+	target, err := store.ParseURL(ts.store.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver := "pgx"
+	if target.Dialect == "sqlite" {
+		driver = "sqlite"
+	}
+	db, err := sql.Open(driver, target.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Anonymous visitors carry their CSRF token in a signed cookie: no row until sign-in, and sign-in
+// still works with the token from the form (no JavaScript) and from the htmx header.
+func TestAnonymousVisitorsWriteNoSessionRow(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	ts.signedUp("owner")
+	before := countSessions(t, ts)
+	for i := 0; i < 100; i++ {
+		b := ts.browser()
+		if r := b.get("/login"); r.status != http.StatusOK || len(r.header.Values("Set-Cookie")) != 1 {
+			t.Fatalf("GET /login: %d, cookies %q", r.status, r.header.Values("Set-Cookie"))
+		}
+	}
+	if r := ts.browser().get("/register"); r.status != http.StatusOK {
+		t.Fatalf("GET /register: %d", r.status)
+	}
+	if after := countSessions(t, ts); after != before {
+		t.Fatalf("cookie-less GETs of /login wrote sessions: %d rows, was %d", after, before)
+	}
+	creds := url.Values{"username": {"owner"}, "password": {"a long enough password"}}
+	if r := ts.browser().post("/login", "/login", creds); r.status != http.StatusSeeOther {
+		t.Fatalf("login with the form's token: %d", r.status)
+	}
+	js := ts.browser()
+	tok := js.token("/login")
+	if r := js.do(http.MethodPost, "/login", creds, map[string]string{session.CSRFHeader: tok, "HX-Request": "true"}); r.status != http.StatusSeeOther && r.status != http.StatusOK {
+		t.Fatalf("login with the htmx header: %d", r.status)
+	}
+	if r := js.get("/"); r.status != http.StatusOK {
+		t.Fatalf("after login with the header, / = %d", r.status)
+	}
+	if r := ts.browser().do(http.MethodPost, "/login", creds, nil); r.status != http.StatusForbidden {
+		t.Fatalf("login without a token: %d", r.status)
+	}
+	if after := countSessions(t, ts); after != before+2 {
+		t.Fatalf("%d session rows after two sign-ins, want %d", after, before+2)
+	}
+}
+
+// Finding 5: a request that began before logout and ends after it re-creates nothing; the old cookie
+// stays anonymous.
+func TestRequestInFlightCannotUndoLogout(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	ts := startServer(t, testOptions{
+		timeouts: session.Timeouts{Refresh: time.Nanosecond}, // every request rewrites its session
+		routes: func(app *fiber.App, srv *Server) {
+			app.Get("/test/slow", srv.requireUser, func(c *fiber.Ctx) error {
+				close(started)
+				<-release
+				return c.SendString("slow done")
+			})
+		},
+	})
+	b := ts.signedUp("alice")
+	base, _ := url.Parse(ts.url)
+	old := b.client.Jar.Cookies(base)
+	slow := ts.browser()
+	slow.client.Jar.SetCookies(base, old)
+	done := make(chan response)
+	go func() { done <- slow.get("/test/slow") }()
+	<-started
+	if r := b.post("/", "/logout", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	close(release)
+	r := <-done
+	if r.status != http.StatusOK || !strings.Contains(r.body, "slow done") {
+		t.Fatalf("the request in flight: %d %q", r.status, r.body)
+	}
+	if c := r.header.Values("Set-Cookie"); len(c) != 0 {
+		t.Fatalf("the request in flight re-issued a cookie: %q", c)
+	}
+	replay := ts.browser()
+	replay.client.Jar.SetCookies(base, old)
+	if r := replay.get("/"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+		t.Fatalf("the logged-out cookie works again after the slow request: %d", r.status)
+	}
+	if n := countSessions(t, ts); n != 0 {
+		t.Fatalf("%d session rows after logout, want 0", n)
+	}
+}
