@@ -80,8 +80,12 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, partner models.User, compo
 		if n := len(page.Messages); n > 0 {
 			chat.LastSeq = page.Messages[n-1].Seq
 		}
-		if err := s.markRead(ctx, conv.ConversationID, me.UserID, partner.UserID); err != nil {
-			return err
+		// A link on another site must not mark a conversation read: only a navigation from this site
+		// (or from a browser that does not say) counts as the user viewing it.
+		if c.Get("Sec-Fetch-Site") != "cross-site" {
+			if err := s.markRead(ctx, conv.ConversationID, me.UserID, partner.UserID); err != nil {
+				return err
+			}
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return err

@@ -116,3 +116,28 @@ func TestRequestInFlightCannotUndoLogout(t *testing.T) {
 		t.Fatalf("%d session rows after logout, want 0", n)
 	}
 }
+
+// A GET of a conversation from a link on another site leaves it unread; a plain one reads it.
+func TestCrossSiteNavigationDoesNotMarkRead(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a, b := ts.signedUp("alice"), ts.signedUp("bob")
+	if r := a.send("bob", "unread until bob looks", "c-1"); r.status != http.StatusSeeOther {
+		t.Fatalf("send: %d", r.status)
+	}
+	bob, err := ts.store.UserByUsername(t.Context(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.do(http.MethodGet, "/chat/alice", nil, map[string]string{"Sec-Fetch-Site": "cross-site"}); r.status != http.StatusOK {
+		t.Fatalf("cross-site GET: %d", r.status)
+	}
+	if n, err := ts.store.UnreadCount(t.Context(), bob.UserID); err != nil || n != 1 {
+		t.Fatalf("after a cross-site GET bob has %d unread (%v), want 1", n, err)
+	}
+	if r := b.get("/chat/alice"); r.status != http.StatusOK {
+		t.Fatalf("GET: %d", r.status)
+	}
+	if n, err := ts.store.UnreadCount(t.Context(), bob.UserID); err != nil || n != 0 {
+		t.Fatalf("after a plain GET bob has %d unread (%v), want 0", n, err)
+	}
+}
