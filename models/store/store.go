@@ -7,8 +7,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -79,6 +81,9 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	case migrations.SQLite:
 		// WAL lets readers run beside the writer; one connection makes SQLite's single writer explicit,
 		// so transactions queue in Go instead of failing with SQLITE_BUSY.
+		if err := createPrivate(target.DSN); err != nil {
+			return nil, err
+		}
 		dsn := "file:" + target.DSN + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
 		db, err = gorm.Open(sqlite.Open(dsn), cfg)
 	default:
@@ -108,6 +113,19 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	}
 	log.Info("database ready", "dialect", string(target.Dialect))
 	return &Store{db: db, sqlDB: sqlDB, dialect: target.Dialect, url: databaseURL}, nil
+}
+
+// createPrivate creates the SQLite file readable by its owner only (0600) when it does not exist yet;
+// SQLite gives its -wal and -shm files the database file's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // Close releases the connections.
