@@ -141,3 +141,16 @@ func TestCrossSiteNavigationDoesNotMarkRead(t *testing.T) {
 		t.Fatalf("after a plain GET bob has %d unread (%v), want 0", n, err)
 	}
 }
+
+// A socket closes with 1008 at its session's absolute expiry, and the cookie no longer opens one.
+func TestSocketClosesAtAbsoluteExpiry(t *testing.T) {
+	ts := startServer(t, testOptions{timeouts: session.Timeouts{Absolute: 3 * time.Second}})
+	a := ts.signedUp("alice")
+	sock := a.socket()
+	if code := sock.closeCode(); code != 1008 {
+		t.Fatalf("socket at the session's absolute expiry closed with %d, want 1008", code)
+	}
+	if _, resp, err := a.dialWS(nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("upgrade with an expired session: %v", err)
+	}
+}

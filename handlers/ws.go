@@ -36,7 +36,10 @@ const (
 	frameRate  = 5 // per second
 )
 
-const localsSessionID = "messenger.session_id"
+const (
+	localsSessionID  = "messenger.session_id"
+	localsSessionEnd = "messenger.session_end"
+)
 
 // upgrade admits a socket only for a signed-in session (requireUser ran before) and this site's origin,
 // before the protocol switch: after it, Locals are frozen and errors cannot be pages.
@@ -47,7 +50,9 @@ func (s *Server) upgrade(c *fiber.Ctx) error {
 	if !s.sessions.CheckOrigin(c) {
 		return session.ErrOrigin
 	}
-	c.Locals(localsSessionID, session.From(c).Hash())
+	sess := session.From(c)
+	c.Locals(localsSessionID, sess.Hash())
+	c.Locals(localsSessionEnd, sess.Created().Add(s.sessions.Store.Absolute()))
 	return c.Next()
 }
 
@@ -122,6 +127,12 @@ func (s *Server) socket(conn *fiberws.Conn) {
 	conn.SetReadLimit(maxFrame)
 	sock := s.hub.Register(me.UserID, sessionID, conn)
 	defer s.hub.Unregister(sock)
+	// A socket never outlives its session: at the absolute expiry it closes with 1008, like at logout.
+	end, _ := conn.Locals(localsSessionEnd).(time.Time)
+	expiry := time.AfterFunc(time.Until(end), func() {
+		s.deliver(realtime.Event{Kind: realtime.KindSessionEnded, SessionID: sessionID})
+	})
+	defer expiry.Stop()
 	sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
 		sk.State = &socketState{me: me, visible: true}
 		return nil, nil

@@ -114,6 +114,9 @@ func NewDBStore(db *store.Store, hashKeys [][]byte, secure bool, t Timeouts) *DB
 	}
 }
 
+// Absolute is how long a session lasts after sign-in, whatever its use.
+func (s *DBStore) Absolute() time.Duration { return s.timeouts.Absolute }
+
 // Get returns the request's session through gorilla's per-request registry.
 func (s *DBStore) Get(r *http.Request, name string) (*sessions.Session, error) {
 	return sessions.GetRegistry(r).Get(s, name)
