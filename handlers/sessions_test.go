@@ -12,6 +12,7 @@ import (
 
 	"messenger/handlers/session"
 	"messenger/models/store"
+	"messenger/models/store/storetest"
 )
 
 func countSessions(t *testing.T, ts *testServer) int {
@@ -152,5 +153,49 @@ func TestSocketClosesAtAbsoluteExpiry(t *testing.T) {
 	}
 	if _, resp, err := a.dialWS(nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("upgrade with an expired session: %v", err)
+	}
+}
+
+// Issue 7: a signed-in session is served from a cache of a few seconds, and logout evicts it at once on
+// every instance: on two instances sharing one PostgreSQL, the cookie is anonymous on both after logout
+// although both caches were warm.
+func TestLogoutEvictsTheWarmSessionCacheOnEveryInstance(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	opts := testOptions{databaseURL: dbURL, pgBroker: true, timeouts: session.Timeouts{Cache: time.Hour}}
+	one, two := startServer(t, opts), startServer(t, opts)
+	a := one.signedUp("alice")
+	base, _ := url.Parse(one.url)
+	onTwo := two.browser()
+	onTwo.client.Jar.SetCookies(base, a.client.Jar.Cookies(base))
+	sockOnTwo := onTwo.socket().ready()
+	for _, b := range []*browser{a, onTwo} {
+		if r := b.get("/"); r.status != http.StatusOK {
+			t.Fatalf("signed in: %d", r.status)
+		}
+	}
+	tok := a.token("/")
+	// The row goes without an announcement: both instances still serve the session from memory.
+	alice, _ := one.store.UserByUsername(t.Context(), "alice")
+	if _, err := one.store.DeleteUserSessions(t.Context(), alice.UserID, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*browser{a, onTwo} {
+		if r := b.get("/"); r.status != http.StatusOK {
+			t.Fatalf("the cache is not warm: %d", r.status)
+		}
+	}
+	if r := a.do(http.MethodPost, "/logout", url.Values{"_csrf": {tok}}, nil); r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	replay := one.browser()
+	replay.client.Jar.SetCookies(base, onTwo.client.Jar.Cookies(base))
+	if r := replay.get("/"); r.status != http.StatusSeeOther {
+		t.Fatalf("instance one serves the logged-out cookie: %d", r.status)
+	}
+	if code := sockOnTwo.closeCode(); code != 1008 {
+		t.Fatalf("socket on instance two closed with %d, want 1008", code)
+	}
+	if r := onTwo.get("/"); r.status != http.StatusSeeOther {
+		t.Fatalf("instance two serves the logged-out cookie: %d", r.status)
 	}
 }
