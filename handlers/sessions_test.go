@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gorilla/securecookie"
 
 	"messenger/handlers/session"
 	"messenger/models/store"
@@ -197,5 +198,26 @@ func TestLogoutEvictsTheWarmSessionCacheOnEveryInstance(t *testing.T) {
 	}
 	if r := onTwo.get("/"); r.status != http.StatusSeeOther {
 		t.Fatalf("instance two serves the logged-out cookie: %d", r.status)
+	}
+}
+
+// The database holds the SHA-256 of a session's id, never the id the cookie carries.
+func TestSessionStoredUnderItsHash(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	a := ts.signedUp("alice")
+	base, _ := url.Parse(ts.url)
+	codec := securecookie.New([]byte("0123456789abcdef0123456789abcdef"), nil)
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	var v struct {
+		ID string `json:"i"`
+	}
+	if err := codec.Decode(session.CookieName, a.client.Jar.Cookies(base)[0].Value, &v); err != nil || v.ID == "" {
+		t.Fatalf("decode cookie: %v %q", err, v.ID)
+	}
+	if _, err := ts.store.SessionByHash(t.Context(), v.ID); err == nil {
+		t.Fatal("the session is stored under its clear id")
+	}
+	if _, err := ts.store.SessionByHash(t.Context(), session.Hash(v.ID)); err != nil {
+		t.Fatalf("no session under the id's hash: %v", err)
 	}
 }
