@@ -155,10 +155,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 	}
 	err = s.hasher.do(c.UserContext(), func() error {
 		// A name taken while this request queued for a slot is refused without the costly hash.
-		if _, err := s.store.UserByUsername(c.UserContext(), user.Username); err == nil {
-			return store.ErrConflict
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if taken, err := s.store.UsernameTaken(c.UserContext(), user.Username); err != nil {
 			return err
+		} else if taken {
+			return store.ErrConflict
 		}
 		var herr error
 		user.Password, herr = models.HashPassword(raw["password"])

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -56,13 +57,20 @@ func Up(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	if current > known {
 		return fmt.Errorf("migrations: database schema version %d is newer than this binary knows (%d); run a newer release", current, known)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		// SQLite has no session lock: another process opening the same file at the same moment may
-		// have applied the very migrations this one failed on.
-		if now, verr := p.GetDBVersion(ctx); dialect == SQLite && verr == nil && now >= known {
+	for attempt := 1; ; attempt++ {
+		_, err := p.Up(ctx)
+		if err == nil {
 			return nil
 		}
-		return fmt.Errorf("migrations: apply: %w", err)
+		// SQLite has no session lock: another process opening the same file at the same moment may
+		// have applied the very migration this one failed on. Up again applies only what is left.
+		if dialect != SQLite || attempt == 50 {
+			return fmt.Errorf("migrations: apply: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrations: apply: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil
 }

@@ -39,10 +39,12 @@ type User struct {
 	Gender      Gender
 	Username    string
 	UsernameKey string // NFKC + case fold of Username: what uniqueness and look-ups compare
-	Password    string
-	CreatedAt   time.Time
-	LastSeenAt  *time.Time
-	ActiveUntil *time.Time // online without a socket (plain-HTML use) until this instant
+	// UsernameSkeleton is the confusables skeleton of UsernameKey: look-alike names share it.
+	UsernameSkeleton string
+	Password         string
+	CreatedAt        time.Time
+	LastSeenAt       *time.Time
+	ActiveUntil      *time.Time // online without a socket (plain-HTML use) until this instant
 }
 
 // FullName is the name shown next to the username.

@@ -79,13 +79,22 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	var db *gorm.DB
 	switch target.Dialect {
 	case migrations.SQLite:
-		// WAL lets readers run beside the writer; one connection makes SQLite's single writer explicit,
+		// busy_timeout first, so that switching to WAL waits for another process opening the file; WAL lets
+		// readers run beside the writer; one connection makes SQLite's single writer explicit,
 		// so transactions queue in Go instead of failing with SQLITE_BUSY.
 		if err := createPrivate(target.DSN); err != nil {
 			return nil, err
 		}
-		dsn := "file:" + target.DSN + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
-		db, err = gorm.Open(sqlite.Open(dsn), cfg)
+		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+		// Switching a new file to WAL takes an exclusive lock without waiting for it: another process
+		// opening the same file at the same moment makes this fail once in a while; try again.
+		for attempt := 1; ; attempt++ {
+			db, err = gorm.Open(sqlite.Open(dsn), cfg)
+			if err == nil || attempt == 50 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	default:
 		db, err = gorm.Open(postgres.Open(target.DSN), cfg)
 	}
@@ -111,8 +120,13 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		sqlDB.Close()
 		return nil, err
 	}
+	st := &Store{db: db, sqlDB: sqlDB, dialect: target.Dialect, url: databaseURL}
+	if err := st.backfillSkeletons(ctx, log); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
 	log.Info("database ready", "dialect", string(target.Dialect))
-	return &Store{db: db, sqlDB: sqlDB, dialect: target.Dialect, url: databaseURL}, nil
+	return st, nil
 }
 
 // createPrivate creates the SQLite file readable by its owner only (0600) when it does not exist yet;

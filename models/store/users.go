@@ -6,14 +6,22 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
+
 	"messenger/models"
 )
 
-// CreateUser inserts u and sets its id. A username whose key is taken yields ErrConflict.
+// CreateUser inserts u and sets its id. A username whose key or look-alike skeleton is taken yields
+// ErrConflict.
 func (s *Store) CreateUser(ctx context.Context, u *models.User) error {
+	return wrap("create user", createUser(s.q(ctx), u))
+}
+
+func createUser(tx *gorm.DB, u *models.User) error {
 	u.UsernameKey = models.UsernameKey(u.Username)
+	u.UsernameSkeleton = models.UsernameSkeleton(u.Username)
 	u.CreatedAt = now()
-	return wrap("create user", s.q(ctx).Create(u).Error)
+	return tx.Create(u).Error
 }
 
 // UserByUsername finds a user by username, ignoring case and width.
