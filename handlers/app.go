@@ -45,6 +45,8 @@ type Deps struct {
 	// HashQueueWait is how long a sign-in or registration waits for a hashing slot before it is
 	// answered "busy"; 0: 10 seconds.
 	HashQueueWait time.Duration
+	// SessionSweep is how often expired sessions are deleted (and their sockets closed); 0: a minute.
+	SessionSweep time.Duration
 	// OfflineGrace delays "offline" after a user's last socket closes so a reload does not flicker.
 	OfflineGrace time.Duration
 }
@@ -62,6 +64,7 @@ type Server struct {
 	dummyHash  string
 	origin     string
 	recent     *recentMessages
+	sweepEvery time.Duration
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -83,6 +86,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if d.HashQueueWait <= 0 {
 		d.HashQueueWait = 10 * time.Second
 	}
+	if d.SessionSweep <= 0 {
+		d.SessionSweep = time.Minute
+	}
 	if d.OfflineGrace == 0 {
 		d.OfflineGrace = 4 * time.Second
 	}
@@ -99,6 +105,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		hasher:     newHasher(d.HashWorkers, d.HashQueueWait),
 		origin:     origin,
 		recent:     newRecentMessages(1024),
+		sweepEvery: d.SessionSweep,
 	}
 	s.sessions.Ended = s.sessionsEnded
 	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")
@@ -182,7 +189,7 @@ func newInstanceID() string {
 // Run delivers events from the broker to this instance's sockets and keeps presence and sessions tidy
 // until ctx ends.
 func (s *Server) Run(ctx context.Context) {
-	go s.sessions.Sweep(ctx, time.Minute, func(err error) { s.log.Error("sweep sessions", "err", err) })
+	go s.sessions.Sweep(ctx, s.sweepEvery, func(err error) { s.log.Error("sweep sessions", "err", err) })
 	go s.heartbeat(ctx)
 	for ctx.Err() == nil {
 		if err := s.broker.Run(ctx, s.deliver); err != nil && ctx.Err() == nil {

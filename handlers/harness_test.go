@@ -36,6 +36,7 @@ type testOptions struct {
 	loginLimits LoginLimits
 	timeouts    session.Timeouts
 	routes      func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
+	sweep       time.Duration
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -65,6 +66,7 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		LoginLimits:  opts.loginLimits,
 		Timeouts:     opts.timeouts,
 		OfflineGrace: 200 * time.Millisecond,
+		SessionSweep: opts.sweep,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
 		// be turned away as busy.
 		HashQueueWait: 5 * time.Minute,

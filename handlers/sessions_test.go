@@ -221,3 +221,13 @@ func TestSessionStoredUnderItsHash(t *testing.T) {
 		t.Fatalf("no session under the id's hash: %v", err)
 	}
 }
+
+// A session that expires while idle is swept, and the sweep closes its sockets with 1008.
+func TestSweptSessionClosesItsSockets(t *testing.T) {
+	ts := startServer(t, testOptions{timeouts: session.Timeouts{Idle: 3 * time.Second, Refresh: time.Hour}, sweep: 100 * time.Millisecond})
+	a := ts.signedUp("alice")
+	sock := a.socket()
+	if code := sock.closeCode(); code != 1008 {
+		t.Fatalf("socket of a swept session closed with %d, want 1008", code)
+	}
+}
