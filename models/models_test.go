@@ -53,6 +53,7 @@ func TestCheckPassword(t *testing.T) {
 	}{
 		{"short", "abc123", false},
 		{"common", "Password1", false},
+		{"deep in the common list (rank 5,014)", "NightWish", false},
 		{"same as username", "alice.smith", false},
 		{"eight", "tr0ub4dor", true},
 		{"sixty-four", strings.Repeat("xy", 32), true},
