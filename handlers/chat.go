@@ -83,7 +83,7 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, partner models.User, compo
 		// A link on another site must not mark a conversation read: only a navigation from this site
 		// (or from a browser that does not say) counts as the user viewing it.
 		if c.Get("Sec-Fetch-Site") != "cross-site" {
-			if err := s.markRead(ctx, conv.ConversationID, me.UserID, partner.UserID); err != nil {
+			if err := s.markRead(ctx, conv.ConversationID, me.UserID, partner.UserID, chat.LastSeq); err != nil {
 				return err
 			}
 		}
@@ -111,9 +111,11 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, partner models.User, compo
 	return render(c, status, views.ShellPage(shell))
 }
 
-// markRead clears the unread messages partner sent to reader and tells both of them.
-func (s *Server) markRead(ctx context.Context, conversationID, readerID, partnerID int64) error {
-	n, newest, err := s.store.MarkRead(ctx, conversationID, readerID)
+// markRead clears the unread messages partner sent to reader up to seq shown, the newest the reader's
+// page or socket was given, and tells both of them. Anything newer stays unread: the reader has not
+// seen it, even if it committed before this call.
+func (s *Server) markRead(ctx context.Context, conversationID, readerID, partnerID, shown int64) error {
+	n, newest, err := s.store.MarkRead(ctx, conversationID, readerID, shown)
 	if err != nil || n == 0 {
 		return err
 	}

@@ -59,7 +59,7 @@ func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, to s
 			st.lastSeq = msgs[n-1].Seq
 		}
 		if visible {
-			if err := s.markRead(ctx, conv.ConversationID, st.me.UserID, partner.UserID); err != nil {
+			if err := s.markRead(ctx, conv.ConversationID, st.me.UserID, partner.UserID, st.lastSeq); err != nil {
 				return nil, err
 			}
 		}
@@ -132,7 +132,7 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 				parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, ""))
 			}
 			if st.visible && msg.RecipientUserID == st.me.UserID {
-				if err := s.markRead(ctx, msg.ConversationID, st.me.UserID, msg.SenderUserID); err != nil {
+				if err := s.markRead(ctx, msg.ConversationID, st.me.UserID, msg.SenderUserID, st.lastSeq); err != nil {
 					return nil, err
 				}
 			}

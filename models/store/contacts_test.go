@@ -77,7 +77,7 @@ func TestContacts(t *testing.T) {
 		}
 
 		conv := conversation(t, s, users["alice"], users["Bob"])
-		if _, _, err := s.MarkRead(t.Context(), conv.ConversationID, users["alice"].UserID); err != nil {
+		if _, _, err := s.MarkRead(t.Context(), conv.ConversationID, users["alice"].UserID, conv.LastSeq); err != nil {
 			t.Fatal(err)
 		}
 		c, err := s.Contact(t.Context(), users["alice"].UserID, users["Bob"].UserID)

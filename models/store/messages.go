@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -158,19 +159,19 @@ func (s *Store) MessageInConversation(ctx context.Context, conversationID, messa
 	return m, wrap("message in conversation", err)
 }
 
-// MarkRead marks every message of the conversation sent to readerID as read. It returns how many
-// changed and the id of the newest message now read (0 when none changed).
-func (s *Store) MarkRead(ctx context.Context, conversationID, readerID int64) (int64, int64, error) {
-	var newest struct{ ID *int64 }
-	err := s.q(ctx).Raw(`SELECT MAX(message_id) AS id FROM messages WHERE conversation_id = ? AND recipient_user_id = ? AND unread`,
-		conversationID, readerID).Scan(&newest).Error
-	if err != nil || newest.ID == nil {
+// MarkRead marks read the messages of the conversation sent to readerID up to seq throughSeq: the
+// newest the reader was shown. A message that arrives (or commits late) after the reader's page or
+// socket saw throughSeq stays unread, however soon after it the mark runs. It returns how many changed
+// and the id of the newest message now read (0 when none changed).
+func (s *Store) MarkRead(ctx context.Context, conversationID, readerID, throughSeq int64) (int64, int64, error) {
+	var ids []int64
+	err := s.q(ctx).Raw(`UPDATE messages SET unread = ?
+		WHERE conversation_id = ? AND recipient_user_id = ? AND unread AND seq <= ? RETURNING message_id`,
+		false, conversationID, readerID, throughSeq).Scan(&ids).Error
+	if err != nil || len(ids) == 0 {
 		return 0, 0, wrap("mark read", err)
 	}
-	res := s.q(ctx).Model(&models.Message{}).
-		Where("conversation_id = ? AND recipient_user_id = ? AND unread AND message_id <= ?", conversationID, readerID, *newest.ID).
-		Update("unread", false)
-	return res.RowsAffected, *newest.ID, wrap("mark read", res.Error)
+	return int64(len(ids)), slices.Max(ids), nil
 }
 
 // UnreadCount is how many messages userID has not read, over all conversations.

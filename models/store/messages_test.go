@@ -374,7 +374,7 @@ func TestMarkRead(t *testing.T) {
 			{bob, 0, 0, 1, 2},
 		}
 		for i, st := range steps {
-			n, id, err := s.MarkRead(t.Context(), conv.ConversationID, st.reader.UserID)
+			n, id, err := s.MarkRead(t.Context(), conv.ConversationID, st.reader.UserID, conv.LastSeq)
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
