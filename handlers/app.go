@@ -47,6 +47,8 @@ type Deps struct {
 	HashQueueWait time.Duration
 	// SessionSweep is how often expired sessions are deleted (and their sockets closed); 0: a minute.
 	SessionSweep time.Duration
+	// Registration says who may create an account; empty: RegistrationOpen.
+	Registration Registration
 	// OfflineGrace delays "offline" after a user's last socket closes so a reload does not flicker.
 	OfflineGrace time.Duration
 }
@@ -65,6 +67,7 @@ type Server struct {
 	origin     string
 	recent     *recentMessages
 	sweepEvery time.Duration
+	regMode    Registration // who may create an account
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -95,6 +98,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if d.Broker == nil {
 		d.Broker = realtime.NewLocalBroker()
 	}
+	if d.Registration, err = ParseRegistration(string(d.Registration)); err != nil {
+		return nil, nil, err
+	}
 	s := &Server{
 		store:      d.Store,
 		log:        d.Logger,
@@ -106,6 +112,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		origin:     origin,
 		recent:     newRecentMessages(1024),
 		sweepEvery: d.SessionSweep,
+		regMode:    d.Registration,
 	}
 	s.sessions.Ended = s.sessionsEnded
 	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +35,7 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 
 func (s *Server) renderLogin(c *fiber.Ctx, status int, f views.LoginForm) error {
 	f.Title = "Sign in"
+	f.Registration = string(s.regMode)
 	f.CSRF = session.From(c).CSRFToken()
 	return render(c, status, views.LoginPage(f))
 }
@@ -100,7 +100,11 @@ func (s *Server) registerPage(c *fiber.Ctx) error {
 	if session.From(c).UserID() != 0 {
 		return c.Redirect("/", http.StatusSeeOther)
 	}
-	return s.renderRegister(c, http.StatusOK, views.RegisterForm{})
+	invite, err := s.registrationAllowed(c)
+	if err != nil {
+		return err
+	}
+	return s.renderRegister(c, http.StatusOK, views.RegisterForm{Invite: invite})
 }
 
 func (s *Server) renderRegister(c *fiber.Ctx, status int, f views.RegisterForm) error {
@@ -110,11 +114,15 @@ func (s *Server) renderRegister(c *fiber.Ctx, status int, f views.RegisterForm) 
 }
 
 func (s *Server) register(c *fiber.Ctx) error {
+	invite, err := s.registrationAllowed(c)
+	if err != nil {
+		return err
+	}
 	raw := map[string]string{}
 	for _, k := range []string{"first_name", "last_name", "gender", "username", "password"} {
 		raw[k] = strings.Clone(c.FormValue(k))
 	}
-	form := views.RegisterForm{Errors: models.FieldErrors{}}
+	form := views.RegisterForm{Errors: models.FieldErrors{}, Invite: invite}
 	// What the user typed goes back into the form, minus anything that cannot be shown.
 	for k, v := range raw {
 		if !validUTF8Form(v) {
@@ -125,24 +133,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 		}
 	}
 	form.FirstName, form.LastName, form.Username = raw["first_name"], raw["last_name"], raw["username"]
-	user := models.User{}
+	p := models.CheckProfile(raw["first_name"], raw["last_name"], raw["gender"], form.Errors)
+	user := models.User{FirstName: p.FirstName, LastName: p.LastName, Gender: p.Gender}
+	form.Gender = p.Gender
 	var msg string
-	if user.FirstName, msg = models.CleanName(raw["first_name"], "First name", true); msg != "" {
-		form.Errors.Set("first_name", msg)
-	}
-	if user.LastName, msg = models.CleanName(raw["last_name"], "Last name", false); msg != "" {
-		form.Errors.Set("last_name", msg)
-	}
-	gender, err := strconv.Atoi(raw["gender"])
-	if raw["gender"] == "" {
-		gender, err = 0, nil
-	}
-	if err != nil || !models.Gender(gender).Valid() {
-		form.Errors.Set("gender", "Choose one of the listed options.")
-	} else {
-		user.Gender = models.Gender(gender)
-		form.Gender = user.Gender
-	}
 	if user.Username, msg = models.NormalizeUsername(raw["username"]); msg != "" {
 		form.Errors.Set("username", msg)
 	}
@@ -169,7 +163,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return s.renderRegister(c, http.StatusServiceUnavailable, form)
 	}
 	if err == nil {
-		err = s.store.CreateUser(c.UserContext(), &user)
+		err = s.createUser(c.UserContext(), &user, invite)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		form.Errors.Set("username", "That username is taken. Try another.")

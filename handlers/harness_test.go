@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,8 @@ type testOptions struct {
 	timeouts    session.Timeouts
 	routes      func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
 	sweep       time.Duration
+	// registration is REGISTRATION; empty: open.
+	registration Registration
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -67,6 +70,7 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		Timeouts:     opts.timeouts,
 		OfflineGrace: 200 * time.Millisecond,
 		SessionSweep: opts.sweep,
+		Registration: opts.registration,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
 		// be turned away as busy.
 		HashQueueWait: 5 * time.Minute,
@@ -184,6 +188,21 @@ func (ts *testServer) signedUp(username string) *browser {
 func (b *browser) send(to, body, clientID string) response {
 	b.t.Helper()
 	return b.post("/chat/"+url.PathEscape(to), "/chat/"+url.PathEscape(to)+"/messages", url.Values{"body": {body}, "client_id": {clientID}})
+}
+
+// postAtOnce posts forms[i] from browsers[i] to path, all at the same time, and counts the statuses.
+func postAtOnce(path string, browsers []*browser, forms []url.Values) (statuses []int, count map[int]int) {
+	statuses = make([]int, len(browsers))
+	var wg sync.WaitGroup
+	for i := range browsers {
+		wg.Go(func() { statuses[i] = browsers[i].do(http.MethodPost, path, forms[i], nil).status })
+	}
+	wg.Wait()
+	count = map[int]int{}
+	for _, s := range statuses {
+		count[s]++
+	}
+	return statuses, count
 }
 
 var alertPattern = regexp.MustCompile(`role="alert"[^>]*>([^<]+)<`)

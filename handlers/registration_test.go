@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 
 	"messenger/models"
@@ -46,21 +45,8 @@ func TestConcurrentLookAlikeRegistrations(t *testing.T) {
 			forms[i] = url.Values{"first_name": {"Twin"}, "gender": {"0"}, "username": {names[i]},
 				"password": {fmt.Sprintf("password number %d", i)}, "_csrf": {browsers[i].token("/register")}}
 		}
-		statuses := make([]int, n)
-		var wg sync.WaitGroup
-		for i := range browsers {
-			wg.Go(func() { statuses[i] = browsers[i].do(http.MethodPost, "/register", forms[i], nil).status })
-		}
-		wg.Wait()
-		created, conflicts := 0, 0
-		for _, s := range statuses {
-			switch s {
-			case http.StatusSeeOther:
-				created++
-			case http.StatusConflict:
-				conflicts++
-			}
-		}
+		statuses, count := postAtOnce("/register", browsers, forms)
+		created, conflicts := count[http.StatusSeeOther], count[http.StatusConflict]
 		if rows := userCount(t, ts); created != 1 || conflicts != n-1 || rows != 1 {
 			t.Fatalf("created %d, conflicts %d, rows %d, statuses %v", created, conflicts, rows, statuses)
 		}

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -81,6 +82,36 @@ func CleanName(raw, label string, required bool) (string, string) {
 		}
 	}
 	return name, ""
+}
+
+// Profile is what people say about themselves: their names and gender.
+type Profile struct {
+	FirstName string
+	LastName  string
+	Gender    Gender
+}
+
+// CheckProfile checks names and gender as the registration and settings forms send them (gender ""
+// means unspecified). Each bad field gets its message in errs; its value in the result is then empty.
+func CheckProfile(first, last, gender string, errs FieldErrors) Profile {
+	var p Profile
+	var msg string
+	if p.FirstName, msg = CleanName(first, "First name", true); msg != "" {
+		errs.Set("first_name", msg)
+	}
+	if p.LastName, msg = CleanName(last, "Last name", false); msg != "" {
+		errs.Set("last_name", msg)
+	}
+	g, err := strconv.ParseInt(gender, 10, 16)
+	if gender == "" {
+		g, err = 0, nil
+	}
+	if err != nil || !Gender(g).Valid() {
+		errs.Set("gender", "Choose one of the listed options.")
+	} else {
+		p.Gender = Gender(g)
+	}
+	return p
 }
 
 // CheckPassword applies the password rules: length only (no composition rules) and not one of the

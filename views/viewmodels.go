@@ -23,6 +23,8 @@ type LoginForm struct {
 	Page
 	Username string
 	Error    string
+	// Registration is "open", "invite" or "closed": whether and how the page offers to create an account.
+	Registration string
 }
 
 // RegisterForm is the sign-up page.
@@ -34,6 +36,7 @@ type RegisterForm struct {
 	Username  string
 	Errors    models.FieldErrors
 	Error     string
+	Invite    string // the invitation token the form carries (REGISTRATION=invite)
 }
 
 // Shell is the signed-in screen: the users list and, when one is open, a conversation.

@@ -127,8 +127,8 @@ type testServer struct {
 
 // startServer starts the binary with a fresh database of the dialect ("sqlite" or "postgres"; the
 // latter skips or fails by itself when TEST_DATABASE_URL is unset) and stops it when the test ends.
-// The server's output goes to the test log if the test fails.
-func startServer(t *testing.T, dialect string) *testServer {
+// The server's output goes to the test log if the test fails. env adds variables (KEY=VALUE).
+func startServer(t *testing.T, dialect string, env ...string) *testServer {
 	t.Helper()
 	bin := serverBinary(t)
 	dir := t.TempDir()
@@ -142,15 +142,17 @@ func startServer(t *testing.T, dialect string) *testServer {
 		t.Fatalf("unknown dialect %q", dialect)
 	}
 	addr := freeAddr(t)
-	env := []string{}
+	extra := env
+	env = []string{}
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case "ADDR", "DATABASE_URL", "SESSION_KEYS", "SESSION_KEY_FILE", "BASE_URL":
+		case "ADDR", "DATABASE_URL", "SESSION_KEYS", "SESSION_KEY_FILE", "BASE_URL", "REGISTRATION":
 			continue
 		}
 		env = append(env, kv)
 	}
 	env = append(env, "ADDR="+addr, "DATABASE_URL="+dbURL, "SESSION_KEY_FILE="+filepath.Join(dir, "session.key"))
+	env = append(env, extra...)
 	s := &testServer{t: t, bin: bin, URL: "http://" + addr, dir: dir, env: env, logs: &syncBuffer{}}
 	t.Cleanup(func() {
 		s.stop(syscall.SIGTERM)

@@ -1,5 +1,6 @@
-// Command messenger serves Messenger: configuration from the environment, database opened and migrated,
-// the application built by handlers.New, and a graceful stop on SIGINT or SIGTERM.
+// Command messenger runs Messenger. With no subcommand, or "serve", it serves: configuration from the
+// environment, database opened and migrated, the application built by handlers.New, and a graceful
+// stop on SIGINT or SIGTERM. Other subcommands are administration tasks on the same database.
 package main
 
 import (
@@ -7,7 +8,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -21,22 +24,142 @@ import (
 	"messenger/models/store"
 )
 
+// command is one subcommand. setup defines its flags on fs and returns the function that runs it with
+// what is left of the arguments after the flags.
+type command struct {
+	name    string
+	args    string // what follows the flags in the usage line
+	summary string
+	setup   func(fs *flag.FlagSet) runFunc
+}
+
+// runFunc runs a subcommand: its result goes to out (a link, a table), notes for the person to errOut.
+type runFunc func(ctx context.Context, args []string, out, errOut io.Writer) error
+
+// commands are the subcommands, in the order the usage lists them. The first one runs when none is named.
+var commands = []command{
+	{name: "serve", summary: "run the server (the default when no subcommand is given)", setup: setupServe},
+	{name: "invite", summary: "create a single-use invitation and print its link (for REGISTRATION=invite)", setup: setupInvite},
+}
+
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log); err != nil {
-		log.Error("messenger stopped", "err", err)
-		os.Exit(1)
+	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runCLI runs the subcommand named by args and returns the exit status: 0 done, 1 failed, 2 misused.
+// -h or --help anywhere prints usage and does nothing else.
+func runCLI(args []string, stdout, stderr io.Writer) int {
+	cmd := commands[0]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if wantsHelp(args) {
+			usage(stdout)
+			return 0
+		}
+	} else {
+		found := false
+		for _, c := range commands {
+			if c.name == args[0] {
+				cmd, found = c, true
+			}
+		}
+		switch {
+		case args[0] == "help":
+			usage(stdout)
+			return 0
+		case !found:
+			fmt.Fprintf(stderr, "messenger: unknown command %q\n\n", args[0])
+			usage(stderr)
+			return 2
+		}
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("messenger "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	run := cmd.setup(fs)
+	fs.Usage = func() { commandUsage(fs.Output(), cmd, fs) }
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, fs.Args(), stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "messenger %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
+// wantsHelp reports whether -h, -help or --help is among the arguments, wherever it is: asking for
+// help must never start a server or touch a database.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "--h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Messenger: a one-to-one messenger for the browser.\n\nUsage:\n  messenger [command] [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nConfiguration comes from the environment (ADDR, DATABASE_URL, BASE_URL, REGISTRATION, ...;\n"+
+		"see README.md). Run \"messenger COMMAND -h\" for a command's flags.\n")
+}
+
+func commandUsage(w io.Writer, c command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage:\n  messenger %s [flags]%s\n\n%s.\n", c.name, c.args, upperFirst(c.summary))
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprint(w, "\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fmt.Fprint(w, "\nConfiguration comes from the environment; see README.md.\n")
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func newLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// openStore opens and migrates the database DATABASE_URL names.
+func openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return store.Open(openCtx, os.Getenv("DATABASE_URL"), log)
+}
+
+func setupServe(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string, _, _ io.Writer) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unexpected argument %q", args[0])
+		}
+		return serve(ctx, newLogger())
 	}
 }
 
-func run(log *slog.Logger) error {
+func serve(ctx context.Context, log *slog.Logger) error {
 	addr := envOr("ADDR", ":8080")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	db, err := store.Open(openCtx, os.Getenv("DATABASE_URL"), log)
-	cancel()
+	registration, err := handlers.ParseRegistration(os.Getenv("REGISTRATION"))
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -54,6 +177,7 @@ func run(log *slog.Logger) error {
 	}
 	app, srv, err := handlers.New(handlers.Deps{
 		Store: db, Logger: log, SessionKeys: keys, BaseURL: os.Getenv("BASE_URL"), Broker: broker,
+		Registration: registration,
 	})
 	if err != nil {
 		return err
@@ -64,7 +188,7 @@ func run(log *slog.Logger) error {
 
 	listenErr := make(chan error, 1)
 	go func() { listenErr <- app.Listen(addr) }()
-	log.Info("messenger listening", "addr", addr, "database", string(db.Dialect()))
+	log.Info("messenger listening", "addr", addr, "database", string(db.Dialect()), "registration", string(registration))
 	select {
 	case err := <-listenErr:
 		return err
