@@ -172,15 +172,17 @@ func (s *Server) sendMessage(c *fiber.Ctx) error {
 var sendPath = regexp.MustCompile(`^/chat/[^/]+/messages$`)
 
 // sendFailed answers a send that did not happen: the composer comes back with the typed text, the
-// same client id (a retry cannot store it twice) and the reason. Without JavaScript the whole
-// conversation is shown around it when the database allows, else a page with just the composer.
+// same client id (a retry cannot store it twice; a new one after a 409) and the reason. Without
+// JavaScript the whole conversation is shown around it when the database allows, else a page with just
+// the composer.
 func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
 	body := c.FormValue("body")
 	if !utf8Valid(body) {
 		body = ""
 	}
 	clientID, ok := models.CleanClientID(c.FormValue("client_id"))
-	if !ok || clientID == "" {
+	// 409: the id belongs to another message, so sending again needs a new one.
+	if !ok || clientID == "" || status == http.StatusConflict {
 		clientID = newClientID()
 	}
 	csrf := c.FormValue(session.CSRFField)
@@ -233,14 +235,18 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, "You cannot send a message to yourself.")
 	}
 	msg, _, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID})
+	if errors.Is(err, store.ErrConflict) {
+		return msg, errorf(http.StatusConflict, "This message could not be sent because its id was already used for another message. Send it again.")
+	}
 	if err != nil {
 		return msg, err
 	}
 	// A repeated client id announces the stored message again: pages catch up by sequence, so a second
 	// announcement shows nothing twice and covers a first one lost in a crash.
 	s.recent.put(msg)
-	s.publish(ctx, realtime.Event{Kind: realtime.KindMessage, Users: []int64{sender.UserID, recipient.UserID},
-		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: sender.UserID})
+	// The event goes to the stored message's own pair, never to whoever this request named.
+	s.publish(ctx, realtime.Event{Kind: realtime.KindMessage, Users: []int64{msg.SenderUserID, msg.RecipientUserID},
+		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: msg.SenderUserID})
 	return msg, nil
 }
 

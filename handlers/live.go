@@ -103,20 +103,28 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 	var parts []templ.Component
 	switch ev.Kind {
 	case realtime.KindMessage:
-		if len(ev.Users) == 2 {
-			other := ev.Users[0]
-			if other == st.me.UserID {
-				other = ev.Users[1]
-			}
-			s.scheduleRow(sk, st, other, true)
-		}
-		open := len(ev.Users) == 2 && s.isOpen(st, ev.Users[0], ev.Users[1])
-		if open && ev.Seq != 0 && ev.Seq <= st.lastSeq {
-			return nil, nil // an earlier catch-up on this socket brought it already
-		}
+		// The event says which message, not who may see it: the stored message does. Whoever the event
+		// was addressed to (a bug, or anything able to NOTIFY on PostgreSQL), a socket shows a message
+		// only to its sender and its recipient, and only in the conversation of those two.
 		msg, err := s.recent.get(ctx, s.store, ev.MessageID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
+		}
+		other := msg.RecipientUserID
+		switch st.me.UserID {
+		case msg.SenderUserID:
+		case msg.RecipientUserID:
+			other = msg.SenderUserID
+		default:
+			return nil, nil
+		}
+		s.scheduleRow(sk, st, other, true)
+		open := st.partner.UserID != 0 && other == st.partner.UserID
+		if open && msg.Seq <= st.lastSeq {
+			return nil, nil // an earlier catch-up on this socket brought it already
 		}
 		msgs := []models.ExtendedMessage{msg}
 		if open {
@@ -180,12 +188,6 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 		}
 	}
 	return out.Bytes(), nil
-}
-
-// isOpen reports whether the socket's page shows the conversation of users a and b.
-func (s *Server) isOpen(st *socketState, a, b int64) bool {
-	p := st.partner.UserID
-	return p != 0 && (a == st.me.UserID && b == p || b == st.me.UserID && a == p)
 }
 
 // rowsAsList is how many changed rows make re-rendering the whole list (one query) the cheaper way.

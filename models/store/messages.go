@@ -20,7 +20,9 @@ type SendInput struct {
 }
 
 // SendMessage stores a message and returns it joined with both usernames. created is false when the
-// sender's client id was already used: the earlier message is returned and nothing new is written.
+// sender's client id was already used for this same message (a retry): the earlier message is returned
+// and nothing new is written. A client id reused for another recipient or another body is ErrConflict:
+// answering with the earlier message would hand one conversation's message to another.
 //
 // The conversation row is locked by the UPDATE that takes the next sequence number and stays locked
 // until commit, so sequence numbers of one conversation commit in order: a reader that has seen seq N
@@ -28,7 +30,7 @@ type SendInput struct {
 func (s *Store) SendMessage(ctx context.Context, in SendInput) (msg models.ExtendedMessage, created bool, err error) {
 	if in.ClientID != "" {
 		if msg, err := s.messageByClientID(ctx, in.SenderID, in.ClientID); err == nil {
-			return msg, false, nil
+			return retried(msg, in)
 		} else if !errors.Is(err, ErrNotFound) {
 			return msg, false, err
 		}
@@ -63,15 +65,27 @@ func (s *Store) SendMessage(ctx context.Context, in SendInput) (msg models.Exten
 			Updates(map[string]any{"last_message_id": m.MessageID, "last_message_at": m.MessageDate}).Error
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) && in.ClientID != "" {
-		// Another request with the same client id won the race; answer with its message.
+		// Another request with the same client id won the race; answer with its message if it is this one.
 		msg, err := s.messageByClientID(ctx, in.SenderID, in.ClientID)
-		return msg, false, err
+		if err != nil {
+			return msg, false, err
+		}
+		return retried(msg, in)
 	}
 	if err != nil {
 		return msg, false, wrap("send message", err)
 	}
 	msg, err = s.MessageByID(ctx, id)
 	return msg, err == nil, err
+}
+
+// retried answers a send whose client id is already stored: the stored message when the send is a
+// retry of it, ErrConflict when the id was used for another recipient or another text.
+func retried(stored models.ExtendedMessage, in SendInput) (models.ExtendedMessage, bool, error) {
+	if stored.RecipientUserID != in.RecipientID || stored.MessageBody != in.Body {
+		return models.ExtendedMessage{}, false, wrap("send message: client id reused", ErrConflict)
+	}
+	return stored, false, nil
 }
 
 const extendedSelect = `SELECT m.*, su.username AS sender_username, ru.username AS recipient_username

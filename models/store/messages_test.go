@@ -82,7 +82,7 @@ func TestSendMessageIdempotency(t *testing.T) {
 				for i, sd := range tc.sends {
 					m, created, err := s.SendMessage(t.Context(), store.SendInput{
 						SenderID: users[sd.from].UserID, RecipientID: users[peer[sd.from]].UserID,
-						Body: fmt.Sprintf("body %d", i), ClientID: sd.clientID,
+						Body: "body of " + sd.from + sd.clientID, ClientID: sd.clientID,
 					})
 					if err != nil {
 						t.Fatalf("send %d: %v", i, err)
@@ -92,7 +92,7 @@ func TestSendMessageIdempotency(t *testing.T) {
 						if created || m.MessageID != earlier {
 							t.Errorf("send %d repeated %+v: created=%v id=%d, want created=false id=%d", i, sd, created, m.MessageID, earlier)
 						}
-						if m.MessageBody != "body 0" {
+						if m.MessageBody != "body of "+sd.from+sd.clientID {
 							t.Errorf("send %d: the repeat answered with body %q, want the first message's", i, m.MessageBody)
 						}
 						continue
@@ -109,6 +109,76 @@ func TestSendMessageIdempotency(t *testing.T) {
 					t.Errorf("%d messages stored, want %d", got, tc.rows)
 				}
 			})
+		}
+	})
+}
+
+// A client id names one message: reused for another recipient or another text it is refused, never
+// answered with the earlier message (which would hand one conversation's message to another).
+func TestSendMessageReusedClientIDConflicts(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
+		first, created, err := s.SendMessage(t.Context(), store.SendInput{SenderID: alice.UserID, RecipientID: bob.UserID, Body: "hi", ClientID: "c-1"})
+		if err != nil || !created {
+			t.Fatalf("first send: created=%v %v", created, err)
+		}
+		for _, in := range []store.SendInput{
+			{SenderID: alice.UserID, RecipientID: carol.UserID, Body: "hi", ClientID: "c-1"},
+			{SenderID: alice.UserID, RecipientID: bob.UserID, Body: "another text", ClientID: "c-1"},
+		} {
+			m, _, err := s.SendMessage(t.Context(), in)
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("reuse %+v: %v, want ErrConflict", in, err)
+			}
+			if m.MessageID != 0 || m.MessageBody != "" {
+				t.Errorf("reuse %+v answered with message %d %q", in, m.MessageID, m.MessageBody)
+			}
+		}
+		again, created, err := s.SendMessage(t.Context(), store.SendInput{SenderID: alice.UserID, RecipientID: bob.UserID, Body: "hi", ClientID: "c-1"})
+		if err != nil || created || again.MessageID != first.MessageID {
+			t.Errorf("true retry: id %d created=%v %v, want id %d", again.MessageID, created, err, first.MessageID)
+		}
+		if got := countRows(t, s, rawDB(t, s.URL()), `SELECT COUNT(*) FROM messages`); got != 1 {
+			t.Errorf("%d messages stored, want 1", got)
+		}
+	})
+}
+
+// Racing sends of one client id to two recipients: one is stored, the other refused, whichever wins.
+func TestSendMessageConcurrentReusedClientID(t *testing.T) {
+	const n = 20
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			to := bob.UserID
+			if i%2 == 1 {
+				to = carol.UserID
+			}
+			wg.Go(func() {
+				m, _, err := s.SendMessage(t.Context(), store.SendInput{SenderID: alice.UserID, RecipientID: to, Body: "hello", ClientID: "raced"})
+				errs[i] = err
+				if err == nil && m.RecipientUserID != to {
+					t.Errorf("send %d to %d answered with a message to %d", i, to, m.RecipientUserID)
+				}
+			})
+		}
+		wg.Wait()
+		var conflicts int
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				conflicts++
+			case err != nil:
+				t.Errorf("send %d: %v", i, err)
+			}
+		}
+		if conflicts != n/2 {
+			t.Errorf("%d sends refused, want the %d to the recipient that lost", conflicts, n/2)
+		}
+		if got := countRows(t, s, rawDB(t, s.URL()), `SELECT COUNT(*) FROM messages`); got != 1 {
+			t.Errorf("%d messages stored, want 1", got)
 		}
 	})
 }
