@@ -1,4 +1,4 @@
-.PHONY: run build generate css vendor lint test bench
+.PHONY: run build generate css icons vendor lint test bench
 
 run:
 	go run ./cmd/messenger
@@ -12,6 +12,9 @@ generate:
 css:
 	test -d node_modules || npm ci --no-audit --no-fund
 	npm run css
+
+icons:
+	static/icons/make.sh
 
 vendor:
 	npm ci --no-audit --no-fund

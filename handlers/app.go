@@ -141,6 +141,8 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Use(s.securityHeaders)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/manifest.webmanifest", s.manifest)
+	app.Get("/favicon.ico", s.favicon)
 	app.Use("/static", staticCharset, filesystem.New(filesystem.Config{Root: http.FS(static.Files)}))
 
 	app.Use(s.sessions.Middleware, s.sessions.RequireCSRF)

@@ -1,5 +1,5 @@
 // Package static embeds the browser's files: compiled CSS, vendored htmx and its WebSocket extension,
-// the small progressive-enhancement script and the icon.
+// the small progressive-enhancement script, the icons and favicon.ico.
 package static
 
 import (
@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-//go:embed css/app.css vendor/*.js app.js icon.svg
+//go:embed css/app.css vendor/*.js app.js icon.svg icons/*.png favicon.ico
 var Files embed.FS
 
 var versions = sync.OnceValue(func() map[string]string {

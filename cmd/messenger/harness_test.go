@@ -293,7 +293,8 @@ func (b *syncBuffer) String() string {
 
 type browserOpts struct {
 	noJS   bool // script execution disabled in every tab
-	mobile bool // a 390x844 phone
+	mobile bool // a phone, 390x844 unless width says otherwise
+	width  int  // the phone's width in CSS pixels; 0: 390
 }
 
 // tab is one page of a browser. A browser is one Chromium process with its own profile, so each
@@ -407,7 +408,11 @@ func (p *tab) setup() error {
 		}))
 	}
 	if p.opts.mobile {
-		steps = append(steps, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
+		width := p.opts.width
+		if width == 0 {
+			width = 390
+		}
+		steps = append(steps, chromedp.EmulateViewport(int64(width), 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
 	}
 	return chromedp.Do(p.ctx, steps...)
 }
