@@ -169,7 +169,7 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 		if ev.ActorID != st.partner.UserID || st.partner.UserID == 0 {
 			return nil, nil
 		}
-		parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, st.partner.Username))
+		parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, st.partner.FullName()))
 	case realtime.KindResync:
 		if st.partner.UserID != 0 {
 			// Events may have been lost: rebuild the live area from what the page was rendered with.

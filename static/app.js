@@ -1,7 +1,7 @@
 // Messenger's progressive enhancement. Every feature works without this file; with it:
 // Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
-// arrives twice (the POST answer and the socket push) shows once, and the composer keeps its height
-// in step with its text.
+// arrives twice (the POST answer and the socket push) shows once, the composer keeps its height in
+// step with its text and refuses to send blanks, and a dropped socket shows "Reconnecting…".
 (function () {
   "use strict";
 
@@ -50,6 +50,14 @@
     });
   }, true);
 
+  // htmx-ext-ws reconnects by itself; meanwhile say so, quietly.
+  function connection(up) {
+    var el = document.getElementById("connection");
+    if (el) el.hidden = up;
+  }
+  document.addEventListener("htmx:wsClose", function () { connection(false); });
+  document.addEventListener("htmx:wsOpen", function () { connection(true); });
+
   document.addEventListener("keydown", function (e) {
     var t = e.target;
     if (e.key !== "Enter" || e.shiftKey || e.isComposing || !t || t.id !== "body") return;
@@ -59,10 +67,15 @@
     if (t.value.trim() !== "") form.requestSubmit();
   });
 
+  // The composer grows by rows, not by an inline style: htmx settles a swapped element's style
+  // attribute onto its replacement, which the CSP (no inline styles) refuses. A message of blanks is
+  // invalid like an empty one (the field is required), so Send stays in the page.
+  var maxRows = 6;
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t || t.id !== "body") return;
-    t.style.height = "auto";
-    t.style.height = Math.min(t.scrollHeight, 160) + "px";
+    t.setCustomValidity(t.value !== "" && t.value.trim() === "" ? "Write a message first." : "");
+    t.rows = 1;
+    while (t.scrollHeight > t.clientHeight && t.rows < maxRows) t.rows++;
   });
 })();

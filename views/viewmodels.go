@@ -124,13 +124,6 @@ func shortTime(t time.Time) string {
 	return t.Format("2 Jan 15:04") + " UTC"
 }
 
-func lastSeen(u models.User) string {
-	if u.LastSeenAt == nil {
-		return "offline"
-	}
-	return "last seen " + shortTime(*u.LastSeenAt)
-}
-
 func preview(c models.Contact, me int64) string {
 	if c.LastMessage == nil {
 		return "No messages yet"

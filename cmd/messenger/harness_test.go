@@ -308,7 +308,8 @@ type tab struct {
 }
 
 // wsProbe counts the page's WebSocket life as htmx-ext-ws reports it (public htmx events), so tests
-// can wait for a (re)connection instead of sleeping.
+// can wait for a (re)connection instead of sleeping, and collects the page's Content-Security-Policy
+// violations.
 const wsProbe = `(function () {
   window.__ws = { connecting: 0, opens: 0, closes: 0, codes: [], messages: 0, up: false };
   document.addEventListener("htmx:wsOpen", function () { window.__ws.opens++; window.__ws.up = true; }, true);
@@ -318,6 +319,10 @@ const wsProbe = `(function () {
     window.__ws.codes.push(e.detail && e.detail.event ? e.detail.event.code : -1);
   }, true);
   document.addEventListener("htmx:wsAfterMessage", function () { window.__ws.messages++; }, true);
+  window.__csp = [];
+  document.addEventListener("securitypolicyviolation", function (e) {
+    window.__csp.push(e.effectiveDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber);
+  }, true);
 })();`
 
 // newBrowser starts Chromium for one person and returns its first tab. When Chromium is missing the
@@ -520,6 +525,14 @@ func (p *tab) waitPath(path string) {
 func (p *tab) mark() {
 	p.t.Helper()
 	evalJS[chromedp.Void](p, `window.__noReload = "still here"`)
+}
+
+// assertNoCSPViolations fails when the page (since it loaded) did something its CSP refused.
+func (p *tab) assertNoCSPViolations(when string) {
+	p.t.Helper()
+	if v := evalJS[[]string](p, `window.__csp || []`); len(v) > 0 {
+		p.fail("%s the page broke its Content-Security-Policy %d times: %q", when, len(v), v)
+	}
 }
 
 func (p *tab) assertNotReloaded(what string) {
