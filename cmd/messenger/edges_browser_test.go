@@ -26,10 +26,18 @@ func TestRoughEdges(t *testing.T) {
 	if err != nil {
 		t.Fatalf("set alice's time zone: %v", err)
 	}
-	a.register("alice", "Alice", "Archer", "1")
+	a.register("alice", "Alice", "Archer-Montgomery-Fitzwilliam", "1")
 	b.register("bob", "Bob", "Baker", "2")
 	b.waitSocket(1)
 	a.open("/")
+	// A long name is cut short in the 384 px sidebar; "Log out" stays on one line.
+	logout := evalJS[map[string]float64](a, `(function () {
+	  var r = document.createRange(); r.selectNodeContents(document.querySelector('form[action="/logout"] button'));
+	  return { lines: r.getClientRects().length, sidebar: document.querySelector("aside").getBoundingClientRect().width };
+	})()`)
+	if logout["lines"] != 1 || logout["sidebar"] != 384 {
+		a.fail("\"Log out\" takes %v lines in the %vpx sidebar; want 1 line in 384px", logout["lines"], logout["sidebar"])
+	}
 	a.openChat("bob")
 	a.waitSocket(1)
 	a.mark()
@@ -52,9 +60,12 @@ func TestRoughEdges(t *testing.T) {
 	a.assertNotReloaded("bob's last seen")
 	a.shot("last-seen-local")
 
-	// Typing, by display name.
+	// Typing, by display name; the partner's gender beside their name.
 	b.open("/chat/alice")
 	b.waitSocket(1)
+	if g := evalJS[string](b, `(function () { var e = document.querySelector("#chat header h1 [data-gender]"); return e ? e.textContent : ""; })()`); g != "Female" {
+		b.fail("alice's gender beside her name in bob's conversation = %q, want \"Female\"", g)
+	}
 	b.waitJS("bob's conversation synced", `window.__ws.messages >= 1`)
 	typing := `Array.from(document.querySelectorAll('[id^="typing-"]')).some(function (e) { return e.textContent.indexOf("Bob Baker is typing") >= 0; })`
 	for deadline := time.Now().Add(10 * time.Second); !evalJS[bool](a, typing); {

@@ -48,11 +48,13 @@ func TestInstallableNarrowPhone(t *testing.T) {
 		p.fail("the phone viewport is %dpx wide, want 320", w)
 	}
 	p.assertNoHorizontalScroll("the sign-in page")
+	p.assertEvenCardPadding("the sign-in page")
 	p.shot("login")
 
 	p.open("/register")
 	p.waitJS("the registration form", `!!document.querySelector('form[action="/register"]')`)
 	p.assertNoHorizontalScroll("the registration page")
+	p.assertEvenCardPadding("the registration page")
 	p.shot("register")
 	p.register("alice", "Alice", "Archer", "1")
 	p.waitJS("bob in the users list", `!!document.querySelector('li[data-user="bob"]')`)
@@ -67,4 +69,18 @@ func TestInstallableNarrowPhone(t *testing.T) {
 	p.waitJS("bob's message, live", hasMessageJS("bob", "Hi Alice, the small screen works"))
 	p.assertNoHorizontalScroll("the conversation")
 	p.shot("chat")
+}
+
+// assertEvenCardPadding checks the space above the first thing in the page's .card equals the space
+// on its left.
+func (p *tab) assertEvenCardPadding(where string) {
+	p.t.Helper()
+	pad := evalJS[map[string]float64](p, `(function () {
+	  var card = document.querySelector(".card").getBoundingClientRect();
+	  var first = Array.from(document.querySelectorAll(".card form > *")).find(function (e) { return e.getClientRects().length > 0; }).getBoundingClientRect();
+	  return { top: first.top - card.top, left: first.left - card.left };
+	})()`)
+	if d := pad["top"] - pad["left"]; d > 1 || d < -1 {
+		p.fail("%s: the card's content starts %vpx from its top but %vpx from its left", where, pad["top"], pad["left"])
+	}
 }
