@@ -153,6 +153,10 @@ func New(d Deps) (*fiber.App, *Server, error) {
 
 	app.Post("/logout", s.requireUser, s.logout)
 	app.Get("/", s.requireUser, s.index)
+	app.Get("/settings", s.requireUser, s.settingsPage)
+	app.Post("/settings", s.requireUser, s.saveProfile)
+	app.Post("/settings/password", s.requireUser, s.changePassword)
+	app.Post("/settings/sessions/end-others", s.requireUser, s.endOtherSessions)
 	app.Get("/ws", s.requireUser, s.upgrade, websocket.New(s.socket, websocket.Config{
 		Origins:         []string{"*"}, // checked in s.upgrade against BASE_URL or the Host, before the upgrade
 		ReadBufferSize:  4096,

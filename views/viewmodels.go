@@ -157,3 +157,47 @@ func unreadText(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// Settings is the account page: one form per section, each with its own outcome.
+type Settings struct {
+	Page
+	Profile  ProfileForm
+	Password PasswordForm
+	Sessions SessionsForm
+}
+
+// ProfileForm holds the names and gender as typed, what is wrong with them, or that they were saved.
+type ProfileForm struct {
+	CSRF      string
+	FirstName string
+	LastName  string
+	Gender    models.Gender
+	Errors    models.FieldErrors
+	Error     string
+	Saved     bool
+}
+
+// PasswordForm is the change-password form; passwords are never sent back into it.
+type PasswordForm struct {
+	CSRF   string
+	Errors models.FieldErrors
+	Error  string
+	Saved  bool
+}
+
+// SessionsForm offers to sign out everywhere else.
+type SessionsForm struct {
+	CSRF   string
+	Others int64 // live sessions of the user besides this one
+	Ended  bool  // the others were just signed out
+}
+
+func otherSessionsText(n int64) string {
+	switch n {
+	case 0:
+		return "You are signed in only here."
+	case 1:
+		return "You are also signed in on 1 other browser or device."
+	}
+	return "You are also signed in on " + strconv.FormatInt(n, 10) + " other browsers or devices."
+}

@@ -517,3 +517,83 @@ var (
 	_ = syscall.SIGTERM
 	_ = time.Second
 )
+
+// headerOnOneLineJS is true when every link and button in the users-list header keeps its label on one
+// line, uncut.
+const headerOnOneLineJS = `Array.from(document.querySelectorAll("aside header a, aside header button")).every(function (el) {
+  var r = document.createRange(); r.selectNodeContents(el);
+  return r.getClientRects().length === 1 && el.scrollWidth <= el.clientWidth;
+})`
+
+// replaceText empties a field and types text into it (DevTools evaluation works with scripts off).
+func replaceText(css, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(css)+`).value = ""`),
+		typeInto(css, text),
+	)
+}
+
+// TestSettingsAndSignOutEverywhereElse: alice changes her name in the settings with JavaScript (the
+// section is swapped in place) and, in a second browser, without (post/redirect/get); then the first
+// browser signs out everywhere else and the second finds itself signed out. The header keeps "Settings"
+// and "Log out" on one line in the 384px sidebar and on a 320px phone.
+func TestSettingsAndSignOutEverywhereElse(t *testing.T) {
+	srv := startServer(t, "sqlite")
+	a := newBrowser(t, srv, "alice", browserOpts{})
+	n := newBrowser(t, srv, "alice-nojs", browserOpts{noJS: true})
+	a.register("alice", "Alice", "Archer", "1")
+	n.login("alice")
+
+	n.open("/settings")
+	n.do("change the first name without JavaScript", replaceText("#first_name", "Ally"))
+	n.click("Save profile", `#settings-profile button[type=submit]`)
+	n.waitPath("/settings?saved=profile")
+	n.waitJS("the saved note and the new name after the redirect",
+		`!!document.querySelector("#settings-profile [data-saved]") && document.querySelector("#first_name").value === "Ally"`)
+	n.shot("profile-saved-nojs")
+
+	a.open("/")
+	a.waitJS("the header's settings link", `!!document.querySelector('aside header a[href="/settings"]')`)
+	if w := evalJS[float64](a, `document.querySelector("aside").getBoundingClientRect().width`); w != 384 {
+		a.fail("the sidebar is %vpx wide at 1280px, want 384", w)
+	}
+	if !evalJS[bool](a, headerOnOneLineJS) {
+		a.fail("a header link or button wraps or is cut in the 384px sidebar")
+	}
+	a.shot("header-384")
+	a.click("Settings", `aside header a[href="/settings"]`)
+	a.waitPath("/settings")
+	a.waitJS("one other session counted", `document.querySelector("[data-other-sessions]").getAttribute("data-other-sessions") === "1"`)
+	a.mark()
+	a.do("change the first name", replaceText("#first_name", "Alicia"))
+	a.click("Save profile", `#settings-profile button[type=submit]`)
+	a.waitJS("the saved note in the profile section", `!!document.querySelector("#settings-profile [data-saved]") && document.querySelector("#first_name").value === "Alicia"`)
+	a.assertNotReloaded("saving the profile")
+	a.shot("profile-saved-js")
+
+	n.open("/")
+	n.waitPath("/")
+	a.click("Sign out everywhere else", `#settings-sessions button[type=submit]`)
+	a.waitJS("the sessions section confirming", `!!document.querySelector("#settings-sessions [data-saved]") && document.querySelector("[data-other-sessions]").getAttribute("data-other-sessions") === "0"`)
+	a.assertNotReloaded("signing out everywhere else")
+	a.shot("signed-out-elsewhere")
+	n.open("/")
+	n.waitPath("/login")
+	n.shot("signed-out")
+
+	a.open("/")
+	a.waitJS("the new name in the header", `document.querySelector("aside header").textContent.indexOf("Alicia Archer") >= 0`)
+	a.do("a 320px phone", chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
+	a.open("/")
+	a.waitJS("the users list on the phone", `!!document.querySelector("#user-list")`)
+	if !evalJS[bool](a, headerOnOneLineJS) || !evalJS[bool](a, noHorizontalScrollJS) {
+		a.fail("on a 320px phone a header link or button wraps, or the page scrolls sideways")
+	}
+	a.shot("header-320")
+	a.open("/settings")
+	a.waitJS("the settings on the phone", `!!document.querySelector("#settings-sessions")`)
+	if !evalJS[bool](a, noHorizontalScrollJS) {
+		a.fail("the settings page scrolls sideways on a 320px phone")
+	}
+	a.shot("settings-320")
+}

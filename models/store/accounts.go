@@ -40,3 +40,30 @@ func (s *Store) backfillSkeletons(ctx context.Context, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// UpdateProfile sets a user's names and gender (the settings page).
+func (s *Store) UpdateProfile(ctx context.Context, userID int64, p models.Profile) error {
+	res := s.q(ctx).Model(&models.User{}).Where("user_id = ?", userID).
+		Updates(map[string]any{"first_name": p.FirstName, "last_name": p.LastName, "gender": p.Gender})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return wrap("update profile", ErrNotFound)
+	}
+	return wrap("update profile", res.Error)
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, userID int64, hash string) error {
+	res := s.q(ctx).Model(&models.User{}).Where("user_id = ?", userID).Update("password", hash)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return wrap("set password", ErrNotFound)
+	}
+	return wrap("set password", res.Error)
+}
+
+// CountOtherSessions is how many live sessions a user has besides the one named exceptHash.
+func (s *Store) CountOtherSessions(ctx context.Context, userID int64, exceptHash string) (int64, error) {
+	var n int64
+	err := s.q(ctx).Model(&models.Session{}).Where("user_id = ? AND id_hash <> ? AND expires_at > ?", userID, exceptHash, now()).
+		Count(&n).Error
+	return n, wrap("count other sessions", err)
+}

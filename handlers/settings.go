@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"messenger/handlers/session"
+	"messenger/models"
+	"messenger/views"
+)
+
+// settingsPage shows the account settings; ?saved=… names the form that was just saved (the "get" of
+// post/redirect/get).
+func (s *Server) settingsPage(c *fiber.Ctx) error {
+	page, err := s.settings(c)
+	if err != nil {
+		return err
+	}
+	switch c.Query("saved") {
+	case "profile":
+		page.Profile.Saved = true
+	case "password":
+		page.Password.Saved = true
+	case "sessions":
+		page.Sessions.Ended = true
+	}
+	return render(c, http.StatusOK, views.SettingsPage(page))
+}
+
+// settings is the page as stored now: the user's profile and how many other sessions they have.
+func (s *Server) settings(c *fiber.Ctx) (views.Settings, error) {
+	me := currentUser(c)
+	sess := session.From(c)
+	others, err := s.store.CountOtherSessions(c.UserContext(), me.UserID, sess.Hash())
+	if err != nil {
+		return views.Settings{}, err
+	}
+	csrf := sess.CSRFToken()
+	return views.Settings{
+		Page: views.Page{Title: "Settings", Me: &me, CSRF: csrf},
+		Profile: views.ProfileForm{
+			CSRF: csrf, FirstName: me.FirstName, LastName: me.LastName, Gender: me.Gender,
+		},
+		Password: views.PasswordForm{CSRF: csrf},
+		Sessions: views.SessionsForm{CSRF: csrf, Others: others},
+	}, nil
+}
+
+// answerSettings answers a settings form. htmx gets the form's own section back (with its errors or
+// its "saved" note); a plain form gets the whole page when something is wrong, or a redirect to
+// /settings?saved=name once a change is made.
+func (s *Server) answerSettings(c *fiber.Ctx, status int, name string, section templ.Component, page func(*views.Settings)) error {
+	if isFragmentRequest(c) {
+		return render(c, status, section)
+	}
+	if status == http.StatusOK {
+		return c.Redirect("/settings?saved="+name, http.StatusSeeOther)
+	}
+	p, err := s.settings(c)
+	if err != nil {
+		return err
+	}
+	page(&p)
+	return render(c, status, views.SettingsPage(p))
+}
+
+func (s *Server) saveProfile(c *fiber.Ctx) error {
+	me := currentUser(c)
+	raw := map[string]string{}
+	form := views.ProfileForm{CSRF: session.From(c).CSRFToken(), Errors: models.FieldErrors{}}
+	for _, k := range []string{"first_name", "last_name", "gender"} {
+		raw[k] = strings.Clone(c.FormValue(k))
+		if !validUTF8Form(raw[k]) {
+			raw[k] = ""
+			form.Errors[k] = "This field contains invalid characters."
+		}
+	}
+	form.FirstName, form.LastName = raw["first_name"], raw["last_name"]
+	p := models.CheckProfile(raw["first_name"], raw["last_name"], raw["gender"], form.Errors)
+	form.Gender = p.Gender
+	status := http.StatusOK
+	if form.Errors.Any() {
+		status = http.StatusUnprocessableEntity
+		form.Error = "Please correct the fields marked below."
+	} else {
+		if err := s.store.UpdateProfile(c.UserContext(), me.UserID, p); err != nil {
+			return err
+		}
+		form.FirstName, form.LastName, form.Saved = p.FirstName, p.LastName, true
+	}
+	return s.answerSettings(c, status, "profile", views.ProfileSection(form), func(page *views.Settings) { page.Profile = form })
+}
+
+// changePassword checks the current password (a wrong one counts as a failed sign-in), sets the new
+// one and signs out every other session of the user; this one stays signed in.
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	me := currentUser(c)
+	current := strings.Clone(c.FormValue("current_password"))
+	next := strings.Clone(c.FormValue("new_password"))
+	form := views.PasswordForm{CSRF: session.From(c).CSRFToken(), Errors: models.FieldErrors{}}
+	answer := func(status int) error {
+		if status != http.StatusOK && form.Error == "" {
+			form.Error = "Your password was not changed."
+		}
+		return s.answerSettings(c, status, "password", views.PasswordSection(form), func(page *views.Settings) { page.Password = form })
+	}
+	if current == "" {
+		form.Errors.Set("current_password", "Enter your current password.")
+	} else if !validUTF8Form(current) {
+		form.Errors.Set("current_password", "That is not your current password.")
+	}
+	if msg := models.CheckPassword(next, me.Username); msg != "" {
+		form.Errors.Set("new_password", msg)
+	}
+	if form.Errors.Any() {
+		return answer(http.StatusUnprocessableEntity)
+	}
+	account, ip := models.UsernameKey(me.Username), c.IP()
+	if !s.throttle.Allowed(account, ip) {
+		form.Error = msgThrottled
+		return answer(http.StatusTooManyRequests)
+	}
+	var ok bool
+	var hash string
+	err := s.hasher.do(c.UserContext(), func() error {
+		var err error
+		if ok, err = models.VerifyPassword(current, me.Password); err != nil || !ok {
+			return err
+		}
+		hash, err = models.HashPassword(next)
+		return err
+	})
+	if errors.Is(err, errHasherBusy) {
+		form.Error = msgBusy
+		return answer(http.StatusServiceUnavailable)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.throttle.Failed(account, ip)
+		form.Errors.Set("current_password", "That is not your current password.")
+		return answer(http.StatusUnprocessableEntity)
+	}
+	if err := s.store.SetPassword(c.UserContext(), me.UserID, hash); err != nil {
+		return err
+	}
+	if err := s.sessions.EndUserSessions(c.UserContext(), me.UserID, session.From(c).Hash()); err != nil {
+		return err
+	}
+	s.log.Info("password changed; other sessions ended", "user_id", me.UserID)
+	form.Saved = true
+	return answer(http.StatusOK)
+}
+
+// endOtherSessions signs out every other session of the user ("sign out everywhere else"); their
+// sockets close with 1008 on every instance.
+func (s *Server) endOtherSessions(c *fiber.Ctx) error {
+	me := currentUser(c)
+	if err := s.sessions.EndUserSessions(c.UserContext(), me.UserID, session.From(c).Hash()); err != nil {
+		return err
+	}
+	s.log.Info("other sessions ended", "user_id", me.UserID)
+	form := views.SessionsForm{CSRF: session.From(c).CSRFToken(), Ended: true}
+	return s.answerSettings(c, http.StatusOK, "sessions", views.SessionsSection(form), nil)
+}
