@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"messenger/handlers/session"
+	"messenger/models/store/storetest"
 )
 
 const testPassword = "a long enough password" // what signedUp registers with
@@ -223,4 +226,24 @@ func TestEndOtherSessions(t *testing.T) {
 		}
 		wantSignedOut(t, "a session ended through htmx", again)
 	})
+}
+
+// Two instances share one PostgreSQL: a password changed through one signs out the user's session on
+// the other at once, although that instance holds it warm in its cache, and closes its socket there.
+func TestPasswordChangeEndsSessionsOnEveryInstance(t *testing.T) {
+	opts := testOptions{databaseURL: storetest.PostgresURL(t), pgBroker: true, timeouts: session.Timeouts{Cache: time.Hour}}
+	one, two := startServer(t, opts), startServer(t, opts)
+	a := one.signedUp("alice")
+	elsewhere := two.signedInAgain("alice")
+	sock := elsewhere.socket().ready()
+	wantSignedIn(t, "alice on instance two (warming its cache)", elsewhere)
+	r := a.post("/settings", "/settings/password", url.Values{"current_password": {testPassword}, "new_password": {"a brand new pass phrase"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("change the password on instance one: %d %s", r.status, alertText(r.body))
+	}
+	if code := sock.closeCode(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("the socket on instance two closed with %d, want 1008", code)
+	}
+	wantSignedOut(t, "the session on instance two", elsewhere)
+	wantSignedIn(t, "the session that changed the password", a)
 }
