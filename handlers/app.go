@@ -51,6 +51,8 @@ type Deps struct {
 	Registration Registration
 	// OfflineGrace delays "offline" after a user's last socket closes so a reload does not flicker.
 	OfflineGrace time.Duration
+	// Flow bounds each user's sends and sockets and each address's sockets; zero fields: defaults.
+	Flow FlowLimits
 }
 
 // Server holds what the handlers share.
@@ -68,6 +70,10 @@ type Server struct {
 	recent     *recentMessages
 	sweepEvery time.Duration
 	regMode    Registration // who may create an account
+
+	// flow paces each user's sends; addrSockets counts each client address's sockets.
+	flow        *flowControl
+	addrSockets *addressSockets
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -101,6 +107,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if d.Registration, err = ParseRegistration(string(d.Registration)); err != nil {
 		return nil, nil, err
 	}
+	d.Flow = d.Flow.withDefaults()
 	s := &Server{
 		store:      d.Store,
 		log:        d.Logger,
@@ -113,6 +120,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		recent:     newRecentMessages(1024),
 		sweepEvery: d.SessionSweep,
 		regMode:    d.Registration,
+
+		flow:        newFlowControl(d.Flow),
+		addrSockets: newAddressSockets(d.Flow.SocketsPerAddress),
 	}
 	s.sessions.Ended = s.sessionsEnded
 	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")
@@ -120,11 +130,13 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		return nil, nil, err
 	}
 	s.hub = realtime.NewHub(realtime.HubConfig{
-		Logger:       d.Logger,
-		Render:       s.renderEvent,
-		QueueSize:    256,
-		OnPresence:   s.presenceChanged,
-		OfflineGrace: d.OfflineGrace,
+		Logger:        d.Logger,
+		Render:        s.renderEvent,
+		QueueSize:     256,
+		OnPresence:    s.presenceChanged,
+		OfflineGrace:  d.OfflineGrace,
+		MaxPerUser:    capOf(d.Flow.SocketsPerUser),
+		MaxPerSession: capOf(d.Flow.SocketsPerSession),
 	})
 
 	app := fiber.New(fiber.Config{

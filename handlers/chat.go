@@ -157,6 +157,9 @@ func (s *Server) older(c *fiber.Ctx) error {
 
 func (s *Server) sendMessage(c *fiber.Ctx) error {
 	me := currentUser(c)
+	if err := s.flow.waitSend(c, me.UserID); err != nil {
+		return err
+	}
 	to := strings.Clone(c.Params("username"))
 	msg, err := s.send(c.UserContext(), me, to, strings.Clone(c.FormValue("body")), strings.Clone(c.FormValue("client_id")))
 	if err != nil {

@@ -40,6 +40,7 @@ type testOptions struct {
 	sweep       time.Duration
 	// registration is REGISTRATION; empty: open.
 	registration Registration
+	flow         FlowLimits
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -71,6 +72,7 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		OfflineGrace: 200 * time.Millisecond,
 		SessionSweep: opts.sweep,
 		Registration: opts.registration,
+		Flow:         opts.flow,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
 		// be turned away as busy.
 		HashQueueWait: 5 * time.Minute,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,14 +27,14 @@ const (
 	maxFrame = 32 * 1024
 	// pongWait is how long a socket may stay silent (no pong, no frame) before it counts as dead.
 	pongWait = 60 * time.Second
-	// Frames a socket may send: a burst, then a steady rate; more is refused for that socket only.
-	frameBurst = 20
-	frameRate  = 5 // per second
+	// closeLinger bounds how long a connection closed for a protocol violation is drained.
+	closeLinger = 2 * time.Second
 )
 
 const (
 	localsSessionID  = "messenger.session_id"
 	localsSessionEnd = "messenger.session_end"
+	localsClientAddr = "messenger.client_addr"
 )
 
 // upgrade admits a socket only for a signed-in session (requireUser ran before) and this site's origin,
@@ -44,6 +46,11 @@ func (s *Server) upgrade(c *fiber.Ctx) error {
 	if !s.sessions.CheckOrigin(c) {
 		return session.ErrOrigin
 	}
+	addr := s.clientAddr(c)
+	if s.addrSockets.full(addr) {
+		return errorf(http.StatusTooManyRequests, "Too many Messenger pages are open from your address. Close some and reload this one.")
+	}
+	c.Locals(localsClientAddr, addr)
 	sess := session.From(c)
 	c.Locals(localsSessionID, sess.Hash())
 	c.Locals(localsSessionEnd, sess.Created().Add(s.sessions.Store.Absolute()))
@@ -102,7 +109,13 @@ func decodeFrame(data []byte) (frame, int64, error) {
 func (s *Server) socket(conn *fiberws.Conn) {
 	me, _ := conn.Locals(localsUser).(models.User)
 	sessionID, _ := conn.Locals(localsSessionID).(string)
-	conn.SetReadLimit(maxFrame)
+	addr, _ := conn.Locals(localsClientAddr).(string)
+	if !s.addrSockets.acquire(addr) {
+		// Upgrades that raced past the check in upgrade: the same answer, after the upgrade.
+		lingeringClose(conn, websocket.ClosePolicyViolation, "too many connections from your address")
+		return
+	}
+	defer s.addrSockets.release(addr)
 	sock := s.hub.Register(me.UserID, sessionID, conn)
 	defer s.hub.Unregister(sock)
 	// A socket never outlives its session: at the absolute expiry it closes with 1008, like at logout.
@@ -117,31 +130,89 @@ func (s *Server) socket(conn *fiberws.Conn) {
 	})
 	_ = conn.SetReadDeadline(time.Now().Add(pongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
-	limiter := newTokenBucket(frameBurst, frameRate)
 	for {
-		kind, data, err := conn.ReadMessage()
+		kind, data, err := readFrame(conn)
 		if err != nil {
-			return // closed, timed out, or too large (the library answered 1009)
+			var violation *closeError
+			if errors.As(err, &violation) {
+				// Stop the writer first: nothing may follow the close frame.
+				s.hub.Release(sock)
+				lingeringClose(conn, violation.code, violation.text)
+			}
+			return // closed, timed out, or a protocol violation answered above
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
+		select {
+		case <-sock.Done():
+			continue // the hub closed it (session ended, too many pages): read until the peer answers
+		default:
+		}
 		if kind != websocket.TextMessage || !utf8.Valid(data) {
 			code, text := websocket.CloseUnsupportedData, "text frames only"
 			if kind == websocket.TextMessage {
 				code, text = websocket.CloseInvalidFramePayloadData, "invalid UTF-8"
 			}
-			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+			s.hub.Release(sock)
+			lingeringClose(conn, code, text)
 			return
 		}
-		if !limiter.take() {
-			s.socketError(sock, "You are sending too fast. Wait a moment.")
-			continue
-		}
 		s.handleFrame(sock, me, data)
+		// Set after handleFrame, which may have waited for the user's budget.
+		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
 	}
+}
+
+// closeError is a protocol violation of the peer, answered with a close frame.
+type closeError struct {
+	code int
+	text string
+}
+
+func (e *closeError) Error() string { return e.text }
+
+// readFrame reads one message of at most maxFrame bytes. The library's own read limit would answer
+// an oversized frame with its close frame from under our writer, which may then fail and drop the
+// connection; here the limit is ours, and so is the close.
+func readFrame(conn *fiberws.Conn) (int, []byte, error) {
+	kind, r, err := conn.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxFrame+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(data) > maxFrame {
+		return 0, nil, &closeError{code: websocket.CloseMessageTooBig, text: "message too big"}
+	}
+	return kind, data, nil
+}
+
+// lingeringClose ends a connection whose peer may still be sending (the rest of an oversized frame):
+// the close frame, then a half-close, then what the peer sends is read and dropped until it closes or
+// closeLinger passes. Closing at once, with unread data, would reset the connection: the peer's write
+// fails and a browser reports 1006 without reading the close frame.
+func lingeringClose(conn *fiberws.Conn, code int, text string) {
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	nc := conn.NetConn()
+	defer nc.Close()
+	raw := nc
+	if h, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		raw = h.UnsafeConn() // fasthttp's hijacked connection wraps the TCP one
+	}
+	if tcp, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = tcp.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(closeLinger))
+	_, _ = io.Copy(io.Discard, nc)
 }
 
 func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte) {
 	f, after, err := decodeFrame(data)
+	// Every frame waits for the user's budget, a message for its send budget too; meanwhile this
+	// socket is not read. A bad frame costs a frame: its answer is work as well.
+	if !s.flow.waitFrame(sock.Context(), me.UserID, err == nil && (f.Kind == "" || f.Kind == "send")) {
+		return // the socket closed while waiting
+	}
 	if err != nil {
 		s.socketError(sock, err.Error())
 		return
@@ -191,27 +262,4 @@ func (s *Server) socketError(sock *realtime.Socket, msg string) {
 	sock.Do(func(ctx context.Context, _ *realtime.Socket) ([]byte, error) {
 		return renderBytes(ctx, views.SocketError(msg))
 	})
-}
-
-// tokenBucket limits one socket's frames; only that socket's reader uses it.
-type tokenBucket struct {
-	tokens float64
-	burst  float64
-	rate   float64
-	last   time.Time
-}
-
-func newTokenBucket(burst, rate int) *tokenBucket {
-	return &tokenBucket{tokens: float64(burst), burst: float64(burst), rate: float64(rate), last: time.Now()}
-}
-
-func (b *tokenBucket) take() bool {
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

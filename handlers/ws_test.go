@@ -270,23 +270,6 @@ func TestSocketProtocolViolationsClose(t *testing.T) {
 	}
 }
 
-func TestSocketFloodIsLimitedForThatSocketOnly(t *testing.T) {
-	ts := startServer(t, testOptions{})
-	a, b := ts.signedUp("alice"), ts.signedUp("bob")
-	flood, calm := a.socket(), b.socket()
-	for i := 0; i < 60; i++ {
-		flood.sendJSON(`{"kind":"typing","to":"bob"}`)
-	}
-	flood.waitFor(0, "sending too fast")
-	calm.sendJSON(`{"to":"alice","body":"calm message"}`)
-	calm.waitFor(0, "calm message")
-	for _, frame := range calm.snapshot() {
-		if strings.Contains(frame, "too fast") {
-			t.Fatalf("the calm socket was limited: %s", frame)
-		}
-	}
-}
-
 func TestCatchUpAfterReconnect(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string) {
 		ts := startServer(t, testOptions{dialect: dialect})

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,6 +26,12 @@ const (
 
 	closePolicyViolation = 1008
 	closeServiceRestart  = 1012
+	// CloseTooManySockets closes the oldest socket of a user or session past its cap. htmx-ext-ws
+	// reconnects only after 1006, 1011, 1012 and 1013, so a page closed with this code stays closed
+	// and says why: two pages over the cap cannot take turns evicting each other. The code must reach
+	// the page as sent, which is why a socket the hub closes waits for the peer's answer (see
+	// Socket.writeLoop): a dropped connection would be 1006, and the page would reconnect.
+	CloseTooManySockets = 4008
 )
 
 // Renderer turns an event into the frame one socket should receive; nil means
@@ -39,11 +46,18 @@ type HubConfig struct {
 	QueueSize    int
 	WriteTimeout time.Duration // default 10s
 	PingInterval time.Duration // default 25s
+	// CloseGrace (default 2s) is how long a socket closed by the hub waits for the peer to answer its
+	// close frame before the connection is dropped.
+	CloseGrace time.Duration
 	// OfflineGrace (default 4s) keeps a page reload or a reconnect from
 	// flashing a user offline: offline is reported only if the user's last
 	// socket stays closed this long.
 	OfflineGrace time.Duration
 	Render       Renderer // required
+	// MaxPerUser and MaxPerSession cap a user's and a session's sockets on this instance (0: no
+	// cap); registering one more closes the oldest with CloseTooManySockets.
+	MaxPerUser    int
+	MaxPerSession int
 	// OnPresence is told when this instance's socket count for a user goes
 	// 0→1 (online at once) or stays 0 for OfflineGrace (offline). Calls come
 	// in order from one goroutine of the hub's, never under the hub's lock.
@@ -62,6 +76,8 @@ type Hub struct {
 	byUser    map[int64]map[*Socket]struct{}
 	bySession map[string]map[*Socket]struct{}
 	count     int
+	// registered numbers sockets in the order they came, to find a user's oldest.
+	registered uint64
 	// goingOffline holds the users whose last socket closed less than
 	// OfflineGrace ago; the pointer identifies the one timer allowed to
 	// report them offline.
@@ -98,6 +114,9 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 25 * time.Second
+	}
+	if cfg.CloseGrace <= 0 {
+		cfg.CloseGrace = 2 * time.Second
 	}
 	if cfg.OfflineGrace <= 0 {
 		cfg.OfflineGrace = 4 * time.Second
@@ -144,7 +163,10 @@ func (h *Hub) Register(userID int64, sessionID string, conn Conn) *Socket {
 			h.notePresence(userID, true)
 		}
 	}
+	h.registered++
+	s.order = h.registered
 	sockets[s] = struct{}{}
+	var evicted []*Socket
 	if sessionID != "" {
 		session := h.bySession[sessionID]
 		if session == nil {
@@ -152,17 +174,47 @@ func (h *Hub) Register(userID int64, sessionID string, conn Conn) *Socket {
 			h.bySession[sessionID] = session
 		}
 		session[s] = struct{}{}
+		evicted = oldest(session, h.cfg.MaxPerSession, nil)
 	}
+	evicted = oldest(sockets, h.cfg.MaxPerUser, evicted)
 	h.count++
 	h.mu.Unlock()
 	go s.writeLoop()
+	// Closed after the lock is released: close takes it to remove them.
+	for _, old := range evicted {
+		old.close(closeReason{code: CloseTooManySockets, text: "too many open pages"})
+	}
 	return s
+}
+
+// oldest appends to evicted the oldest sockets that put set over limit (0: no limit), not counting
+// those already in evicted.
+func oldest(set map[*Socket]struct{}, limit int, evicted []*Socket) []*Socket {
+	for limit > 0 {
+		over := len(set) - limit
+		var first *Socket
+		for s := range set {
+			if slices.Contains(evicted, s) {
+				over--
+				continue
+			}
+			if first == nil || s.order < first.order {
+				first = s
+			}
+		}
+		if over <= 0 || first == nil {
+			break
+		}
+		evicted = append(evicted, first)
+	}
+	return evicted
 }
 
 // Unregister closes the socket if the hub has not already, and returns once
 // its writer has stopped, so the caller may let the connection be reused.
 // Call it when the handler's read loop has ended; it is idempotent.
 func (h *Hub) Unregister(s *Socket) {
+	s.readerOnce.Do(func() { close(s.readerDone) })
 	s.close(closeReason{})
 	// The read side is finished, so the peer is gone or going: a write still
 	// in flight must not hold the handler for a whole write timeout.
@@ -171,6 +223,18 @@ func (h *Hub) Unregister(s *Socket) {
 	s.connMu.Lock()
 	s.released = true
 	s.connMu.Unlock()
+}
+
+// Release closes the socket for a handler that closes the connection itself (its reader found a
+// protocol error and answers with its own close frame): the hub stops writing and never closes the
+// connection. It returns once the writer no longer touches the connection; Unregister is still due.
+func (h *Hub) Release(s *Socket) {
+	s.connMu.Lock()
+	s.released = true
+	s.connMu.Unlock()
+	s.readerOnce.Do(func() { close(s.readerDone) })
+	s.close(closeReason{})
+	<-s.finished
 }
 
 // remove drops s from the indexes; called once per socket, from Socket.close.

@@ -32,6 +32,9 @@ func newTestHub(t *testing.T, cfg HubConfig) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	if cfg.CloseGrace == 0 {
+		cfg.CloseGrace = 10 * time.Millisecond // a fake peer never answers a close frame
+	}
 	h := NewHub(cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)

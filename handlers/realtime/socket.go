@@ -19,6 +19,7 @@ type Socket struct {
 
 	hub    *Hub
 	conn   Conn
+	order  uint64 // registration order, set under hub.mu
 	queue  chan outgoing
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -27,6 +28,10 @@ type Socket struct {
 	reason    closeReason // set before done is closed
 	done      chan struct{}
 	finished  chan struct{} // closed when the writer has stopped touching conn
+	// readerDone is closed by Unregister: the handler has stopped reading, so a close frame the
+	// writer sent has had its answer (or never will).
+	readerDone chan struct{}
+	readerOnce sync.Once
 
 	connMu   sync.Mutex
 	released bool // conn belongs to its handler again; guarded by connMu
@@ -50,17 +55,22 @@ type closeReason struct {
 func newSocket(h *Hub, userID int64, sessionID string, conn Conn) *Socket {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Socket{
-		UserID:    userID,
-		SessionID: sessionID,
-		hub:       h,
-		conn:      conn,
-		queue:     make(chan outgoing, h.cfg.QueueSize),
-		ctx:       ctx,
-		cancel:    cancel,
-		done:      make(chan struct{}),
-		finished:  make(chan struct{}),
+		UserID:     userID,
+		SessionID:  sessionID,
+		hub:        h,
+		conn:       conn,
+		queue:      make(chan outgoing, h.cfg.QueueSize),
+		ctx:        ctx,
+		cancel:     cancel,
+		done:       make(chan struct{}),
+		finished:   make(chan struct{}),
+		readerDone: make(chan struct{}),
 	}
 }
+
+// Context is cancelled when the socket closes: work done for it (a reader waiting for its turn)
+// stops then.
+func (s *Socket) Context() context.Context { return s.ctx }
 
 // Do queues fn to run on the writer goroutine, in order with events, where it
 // may use State; the bytes it returns are written as a text frame. False means
@@ -116,18 +126,31 @@ func (s *Socket) abortConn() {
 
 func (s *Socket) writeLoop() {
 	defer close(s.finished)
-	defer s.conn.Close()
+	// abortConn, not conn.Close: a handler that took the connection back (Release) closes it itself.
+	defer s.abortConn()
 	if err := s.pump(); err != nil {
 		s.hub.log.Debug("realtime: write failed, closing socket", "user_id", s.UserID, "err", err)
 		s.close(closeReason{})
 		return
 	}
-	if s.reason.code != 0 {
-		payload := binary.BigEndian.AppendUint16(nil, uint16(s.reason.code))
-		payload = append(payload, s.reason.text...)
-		if err := s.conn.WriteControl(closeMessage, payload, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
-			s.hub.log.Debug("realtime: close frame not sent", "user_id", s.UserID, "err", err)
-		}
+	if s.reason.code == 0 {
+		return
+	}
+	payload := binary.BigEndian.AppendUint16(nil, uint16(s.reason.code))
+	payload = append(payload, s.reason.text...)
+	if err := s.conn.WriteControl(closeMessage, payload, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
+		s.hub.log.Debug("realtime: close frame not sent", "user_id", s.UserID, "err", err)
+		return
+	}
+	// The closing handshake: the connection stays open until the peer answers the close frame (the
+	// handler's reader then ends and calls Unregister) or CloseGrace passes. Closing at once would
+	// reset a connection the peer is still sending on (a typing frame in flight is enough), and the
+	// page would see 1006 instead of the code, and reconnect.
+	grace := time.NewTimer(s.hub.cfg.CloseGrace)
+	defer grace.Stop()
+	select {
+	case <-s.readerDone:
+	case <-grace.C:
 	}
 }
 
