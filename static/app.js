@@ -55,7 +55,21 @@
     var el = document.getElementById("connection");
     if (el) el.hidden = up;
   }
-  document.addEventListener("htmx:wsClose", function () { connection(false); });
+  // Except after 4008: the server closed this page, the user's oldest, because too many are open, and
+  // htmx-ext-ws does not reconnect after that code (two pages cannot take turns evicting each other).
+  // Say why it stopped instead.
+  function tooManyPages() {
+    var box = document.getElementById("socket-error");
+    if (!box) return;
+    box.setAttribute("role", "alert");
+    box.className = "alert fixed inset-x-4 bottom-24 z-50 mx-auto max-w-md shadow-lg";
+    box.textContent = "Messenger is open in too many other tabs or windows, so this one stopped updating. Reload it to use it here.";
+  }
+  document.addEventListener("htmx:wsClose", function (e) {
+    var ev = e.detail && e.detail.event;
+    if (ev && ev.code === 4008) tooManyPages();
+    else connection(false);
+  });
   document.addEventListener("htmx:wsOpen", function () { connection(true); });
 
   document.addEventListener("keydown", function (e) {

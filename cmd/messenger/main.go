@@ -159,6 +159,10 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	flow, err := flowLimitsFromEnv()
+	if err != nil {
+		return err
+	}
 	db, err := openStore(ctx, log)
 	if err != nil {
 		return err
@@ -177,7 +181,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	app, srv, err := handlers.New(handlers.Deps{
 		Store: db, Logger: log, SessionKeys: keys, BaseURL: os.Getenv("BASE_URL"), Broker: broker,
-		Registration: registration,
+		Registration: registration, Flow: flow,
 	})
 	if err != nil {
 		return err
