@@ -28,6 +28,9 @@ func TestTooManyTabsCloseTheOldestWithoutReconnecting(t *testing.T) {
 		var box = document.querySelector("#socket-error[role=alert]");
 		return !!box && box.textContent.indexOf("too many other tabs") >= 0;
 	})()`)
+	if !evalJS[bool](first, `document.getElementById("connection").hidden`) {
+		first.fail("the evicted tab says it is reconnecting, but it will not")
+	}
 	// A reconnect would come within htmx-ext-ws's first back-off (at most a second); watch for twice
 	// that. Nothing may change: no new connection anywhere, no other tab closed.
 	deadline := time.Now().Add(2500 * time.Millisecond)
