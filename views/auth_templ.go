@@ -432,7 +432,7 @@ func RegisterPage(f RegisterForm) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "\" aria-describedby=\"username-help\"><p id=\"username-help\" class=\"mt-1 text-xs text-gray-500 dark:text-gray-400\">3–32 letters, digits, dots, dashes or underscores.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "\" aria-describedby=\"username-help\"><p id=\"username-help\" class=\"mt-1 text-xs text-gray-600 dark:text-gray-400\">3–32 letters, digits, dots, dashes or underscores.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -453,7 +453,7 @@ func RegisterPage(f RegisterForm) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "\" aria-describedby=\"password-help\"><p id=\"password-help\" class=\"mt-1 text-xs text-gray-500 dark:text-gray-400\">At least 8 characters. A long phrase is best.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "\" aria-describedby=\"password-help\"><p id=\"password-help\" class=\"mt-1 text-xs text-gray-600 dark:text-gray-400\">At least 8 characters. A long phrase is best.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
