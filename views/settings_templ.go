@@ -111,7 +111,7 @@ func SettingsPage(p Settings) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</header><main class=\"mx-auto w-full max-w-xl space-y-6 px-4 py-6\"><div><h1 class=\"text-2xl font-bold tracking-tight\">Settings</h1><p class=\"text-sm text-gray-500 dark:text-gray-400\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</header><main class=\"mx-auto w-full max-w-xl space-y-6 px-4 py-6\"><div><h1 class=\"text-2xl font-bold tracking-tight\">Settings</h1><p class=\"text-sm text-gray-600 dark:text-gray-400\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -468,7 +468,7 @@ func PasswordSection(f PasswordForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "\" aria-describedby=\"new-password-help\"><p id=\"new-password-help\" class=\"mt-1 text-xs text-gray-500 dark:text-gray-400\">At least 8 characters. A long phrase is best. Other devices will be signed out.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "\" aria-describedby=\"new-password-help\"><p id=\"new-password-help\" class=\"mt-1 text-xs text-gray-600 dark:text-gray-400\">At least 8 characters. A long phrase is best. Other devices will be signed out.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
