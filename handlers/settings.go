@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"messenger/handlers/realtime"
 	"messenger/handlers/session"
 	"messenger/models"
 	"messenger/views"
@@ -90,6 +91,9 @@ func (s *Server) saveProfile(c *fiber.Ctx) error {
 		if err := s.store.UpdateProfile(c.UserContext(), me.UserID, p); err != nil {
 			return err
 		}
+		// Every socket re-renders the row of a user whose presence event it gets: the new name shows
+		// in everyone's list at once.
+		s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, ActorID: me.UserID, Online: true})
 		form.FirstName, form.LastName, form.Saved = p.FirstName, p.LastName, true
 	}
 	return s.answerSettings(c, status, "profile", views.ProfileSection(form), func(page *views.Settings) { page.Profile = form })

@@ -92,6 +92,8 @@ func TestSettingsProfile(t *testing.T) {
 			t.Fatalf("refused settings changed the profile: %+v %v", u, err)
 		}
 
+		bobSock := bob.socket().ready()
+		from := len(bobSock.snapshot())
 		r := a.post("/settings", "/settings", url.Values{"first_name": {"  Alicia "}, "last_name": {"Keys"}, "gender": {"1"}})
 		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/settings?saved=profile" {
 			t.Fatalf("save without JavaScript: %d to %q, want 303 to /settings?saved=profile", r.status, r.header.Get("Location"))
@@ -99,6 +101,7 @@ func TestSettingsProfile(t *testing.T) {
 		if r := a.get("/settings?saved=profile"); !strings.Contains(r.body, "data-saved") || !strings.Contains(r.body, `value="Alicia"`) {
 			t.Fatal("after saving, the settings page shows no note or not the new name")
 		}
+		bobSock.waitFor(from, `data-user="alice"`, "Alicia Keys")
 		if r := bob.get("/"); !strings.Contains(r.body, "Alicia Keys") {
 			t.Fatal("bob's users list does not show alice's new name")
 		}
