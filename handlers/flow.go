@@ -160,7 +160,11 @@ func (f *flowControl) waitSend(c *fiber.Ctx, userID int64) error {
 		}
 		secs := max(1, int(math.Ceil((d - f.limits.SendWait).Seconds())))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-		return errorf(http.StatusTooManyRequests, fmt.Sprintf("You are sending faster than Messenger allows. Your message was not sent; it is still here. Try again in %d seconds.", secs))
+		wait := "a second"
+		if secs > 1 {
+			wait = fmt.Sprintf("%d seconds", secs)
+		}
+		return errorf(http.StatusTooManyRequests, "You are sending faster than Messenger allows. Your message was not sent; it is still here. Try again in "+wait+".")
 	}
 	return nil
 }
