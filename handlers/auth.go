@@ -24,7 +24,7 @@ const (
 
 // activeWindow is how long a user counts as online after a page request without a socket (plain
 // HTML); a socket keeps them online for as long as it is open.
-const activeWindow = 2 * time.Minute
+const activeWindow = time.Minute
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
 	if session.From(c).UserID() != 0 {
