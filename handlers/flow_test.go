@@ -350,3 +350,24 @@ func TestOversizedFrameAlwaysClosesWith1009(t *testing.T) {
 		t.Fatalf("%d messages stored from oversized frames", n)
 	}
 }
+
+// The per-user budgets stay bounded: a budget that has refilled is forgotten when the table grows, so
+// many users sending once each do not pile up.
+func TestFlowBudgetsOfIdleUsersAreForgotten(t *testing.T) {
+	f := newFlowControl(FlowLimits{SendRate: 1e6, SendBurst: 1}.withDefaults()) // refills in a microsecond
+	most := 0
+	for id := range int64(10_000) {
+		f.reserve(id, true)
+		most = max(most, len(f.users))
+	}
+	if most > 2048 {
+		t.Fatalf("the table held %d users' budgets; idle ones must be forgotten as it grows", most)
+	}
+	busy := newFlowControl(FlowLimits{SendRate: 1, SendBurst: 1}.withDefaults()) // none refills in the test
+	for id := range int64(3000) {
+		busy.reserve(id, true)
+	}
+	if len(busy.users) != 3000 {
+		t.Fatalf("%d of 3000 budgets still in use were kept", len(busy.users))
+	}
+}
