@@ -53,6 +53,12 @@ type Deps struct {
 	OfflineGrace time.Duration
 	// Flow bounds each user's sends and sockets and each address's sockets; zero fields: defaults.
 	Flow FlowLimits
+	// PingEvery is how often each socket is pinged; 0: 25 seconds.
+	PingEvery time.Duration
+	// PongWait is how long a socket may stay silent (no pong, no frame) before it counts as dead and
+	// is closed, which also notices a connection that died without a FIN; 0: 60 seconds. It must be
+	// longer than PingEvery.
+	PongWait time.Duration
 }
 
 // Server holds what the handlers share.
@@ -70,6 +76,7 @@ type Server struct {
 	recent     *recentMessages
 	sweepEvery time.Duration
 	regMode    Registration // who may create an account
+	pongWait   time.Duration
 
 	// flow paces each user's sends; addrSockets counts each client address's sockets.
 	flow        *flowControl
@@ -101,6 +108,15 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if d.OfflineGrace == 0 {
 		d.OfflineGrace = 4 * time.Second
 	}
+	if d.PingEvery <= 0 {
+		d.PingEvery = defaultPingEvery
+	}
+	if d.PongWait <= 0 {
+		d.PongWait = defaultPongWait
+	}
+	if d.PongWait <= d.PingEvery {
+		return nil, nil, errors.New("handlers: PongWait must be longer than PingEvery, or live sockets would time out between pings")
+	}
 	if d.Broker == nil {
 		d.Broker = realtime.NewLocalBroker()
 	}
@@ -120,6 +136,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		recent:     newRecentMessages(1024),
 		sweepEvery: d.SessionSweep,
 		regMode:    d.Registration,
+		pongWait:   d.PongWait,
 
 		flow:        newFlowControl(d.Flow),
 		addrSockets: newAddressSockets(d.Flow.SocketsPerAddress),
@@ -137,6 +154,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		OfflineGrace:  d.OfflineGrace,
 		MaxPerUser:    capOf(d.Flow.SocketsPerUser),
 		MaxPerSession: capOf(d.Flow.SocketsPerSession),
+		PingInterval:  d.PingEvery,
 	})
 
 	app := fiber.New(fiber.Config{

@@ -3,9 +3,12 @@ package handlers
 import (
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fasthttp/websocket"
 
 	"messenger/models/store/storetest"
 )
@@ -94,4 +97,56 @@ func TestMarkReadRacingANewMessageOnTheSocket(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Drill: a half-open connection. Bob's link dies without a FIN (a proxy stops forwarding both ways
+// and never closes): the server's ping/pong deadline closes his socket, alice's page sees him go
+// offline, and the process is back to the goroutines it had before his socket. Alice's socket, as
+// silent as his but answering pings, stays.
+func TestHalfOpenConnectionGoesOffline(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		ts := startServer(t, testOptions{dialect: dialect, pingEvery: 500 * time.Millisecond, pongWait: 3 * time.Second})
+		alice, bob := ts.signedUp("alice"), ts.signedUp("bob")
+		// The active window of bob's sign-up would keep him online; only his socket must count.
+		bobUser, err := ts.store.UserByUsername(t.Context(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.store.SignOffUser(t.Context(), bobUser.UserID); err != nil {
+			t.Fatal(err)
+		}
+		watcher := alice.socket().ready()
+		link := newTCPProxy(t, strings.TrimPrefix(ts.url, "http://"))
+		baseline := runtime.NumGoroutine()
+
+		from := len(watcher.snapshot())
+		conn, _, err := bob.dialWSWith(&websocket.Dialer{NetDial: link.dial}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, next := watcher.waitFor(from, `data-user="bob" data-online="true"`)
+		if n := ts.srv.Hub().Count(); n != 2 {
+			t.Fatalf("%d sockets registered, want alice's and bob's", n)
+		}
+
+		link.freeze()
+		watcher.waitFor(next, `data-user="bob" data-online="false"`)
+		if n := ts.srv.Hub().Count(); n != 1 {
+			t.Fatalf("%d sockets registered after bob's link died, want alice's only", n)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > baseline+2 {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines, %d before bob's socket:\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		select {
+		case <-watcher.closed:
+			t.Fatalf("alice's socket, answering pings, was closed: %v", watcher.err)
+		default:
+		}
+	})
 }

@@ -41,6 +41,8 @@ type testOptions struct {
 	// registration is REGISTRATION; empty: open.
 	registration Registration
 	flow         FlowLimits
+	pingEvery    time.Duration // zero: the application's defaults
+	pongWait     time.Duration
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -71,6 +73,8 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		Timeouts:     opts.timeouts,
 		OfflineGrace: 200 * time.Millisecond,
 		SessionSweep: opts.sweep,
+		PingEvery:    opts.pingEvery,
+		PongWait:     opts.pongWait,
 		Registration: opts.registration,
 		Flow:         opts.flow,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not

@@ -25,8 +25,10 @@ import (
 const (
 	// maxFrame bounds a client frame: a 4,000-character body in UTF-8 plus JSON and htmx's headers.
 	maxFrame = 32 * 1024
-	// pongWait is how long a socket may stay silent (no pong, no frame) before it counts as dead.
-	pongWait = 60 * time.Second
+	// defaultPingEvery and defaultPongWait are Deps.PingEvery and Deps.PongWait when not set: a socket
+	// silent (no pong, no frame) for two missed pings and then some counts as dead.
+	defaultPingEvery = 25 * time.Second
+	defaultPongWait  = 60 * time.Second
 	// closeLinger bounds how long a connection closed for a protocol violation is drained.
 	closeLinger = 2 * time.Second
 )
@@ -128,8 +130,8 @@ func (s *Server) socket(conn *fiberws.Conn) {
 		sk.State = &socketState{me: me, visible: true}
 		return nil, nil
 	})
-	_ = conn.SetReadDeadline(time.Now().Add(pongWait))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	_ = conn.SetReadDeadline(time.Now().Add(s.pongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(s.pongWait)) })
 	for {
 		kind, data, err := readFrame(conn)
 		if err != nil {
@@ -157,7 +159,7 @@ func (s *Server) socket(conn *fiberws.Conn) {
 		}
 		s.handleFrame(sock, me, data)
 		// Set after handleFrame, which may have waited for the user's budget.
-		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
+		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait))
 	}
 }
 

@@ -27,6 +27,12 @@ type liveSocket struct {
 }
 
 func (b *browser) dialWS(headers map[string]string) (*websocket.Conn, *http.Response, error) {
+	return b.dialWSWith(websocket.DefaultDialer, headers)
+}
+
+// dialWSWith dials the socket with dialer (its own TCP connection: through a proxy, with small
+// buffers), carrying this browser's cookies and the site's Origin.
+func (b *browser) dialWSWith(dialer *websocket.Dialer, headers map[string]string) (*websocket.Conn, *http.Response, error) {
 	u, _ := url.Parse(b.ts.url)
 	h := http.Header{"Origin": {b.ts.url}}
 	var cookies []string
@@ -43,7 +49,7 @@ func (b *browser) dialWS(headers map[string]string) (*websocket.Conn, *http.Resp
 			h.Set(k, v)
 		}
 	}
-	return websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(b.ts.url, "http")+"/ws", h)
+	return dialer.Dial("ws"+strings.TrimPrefix(b.ts.url, "http")+"/ws", h)
 }
 
 func (b *browser) socket() *liveSocket {

@@ -22,11 +22,11 @@ type pgProxy struct {
 	t      testing.TB
 	url    string // DATABASE_URL pointing at the proxy
 	target string
+	ln     *proxyListener
 	done   chan struct{}
 
 	mu    sync.Mutex
 	holds []*pgHold
-	conns []net.Conn
 }
 
 // pgHold pauses the first statement, after it was armed, whose text contains sql.
@@ -44,11 +44,8 @@ func newPGProxy(t testing.TB, databaseURL string) *pgProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pgProxy{t: t, target: u.Host, done: make(chan struct{})}
+	ln := newProxyListener(t)
+	p := &pgProxy{t: t, target: u.Host, ln: ln, done: make(chan struct{})}
 	u.Host = ln.Addr().String()
 	p.url = u.String()
 	go func() {
@@ -60,15 +57,7 @@ func newPGProxy(t testing.TB, databaseURL string) *pgProxy {
 			go p.serve(c)
 		}
 	}()
-	t.Cleanup(func() {
-		close(p.done)
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
+	t.Cleanup(func() { close(p.done) })
 	return p
 }
 
@@ -113,9 +102,7 @@ func (p *pgProxy) serve(client net.Conn) {
 		client.Close()
 		return
 	}
-	p.mu.Lock()
-	p.conns = append(p.conns, client, server)
-	p.mu.Unlock()
+	p.ln.track(client, server)
 	defer client.Close()
 	defer server.Close()
 
@@ -222,4 +209,123 @@ func cstring(b []byte) (string, []byte) {
 		return string(b), nil
 	}
 	return string(b[:i]), b[i+1:]
+}
+
+// tcpProxy forwards a TCP connection until frozen; then it forwards nothing either way and never
+// closes, like a link that died without a FIN. Frozen, it runs no goroutine of its own.
+type tcpProxy struct {
+	target string
+	ln     *proxyListener
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	frozen bool
+}
+
+func newTCPProxy(t testing.TB, target string) *tcpProxy {
+	t.Helper()
+	return &tcpProxy{target: target, ln: newProxyListener(t)}
+}
+
+// dial connects through the proxy (a websocket.Dialer's NetDial): one connection, accepted here.
+func (p *tcpProxy) dial(network, _ string) (net.Conn, error) {
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := p.ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	client, err := net.Dial(network, p.ln.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	inner := <-accepted
+	if inner == nil {
+		client.Close()
+		return nil, net.ErrClosed
+	}
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		inner.Close()
+		return nil, err
+	}
+	p.ln.track(client, inner, server)
+	p.wg.Add(2)
+	go p.pipe(inner, server)
+	go p.pipe(server, inner)
+	return client, nil
+}
+
+func (p *tcpProxy) pipe(src, dst net.Conn) {
+	defer p.wg.Done()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		p.mu.Lock()
+		frozen := p.frozen
+		p.mu.Unlock()
+		if frozen {
+			return // what was read is lost, and nothing is closed
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+// freeze stops forwarding and returns once no goroutine of the proxy runs; the connections stay open.
+func (p *tcpProxy) freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+	for _, c := range p.ln.tracked() {
+		_ = c.SetReadDeadline(time.Now()) // wakes a pipe blocked in Read; it sees frozen and returns
+	}
+	p.wg.Wait()
+}
+
+// proxyListener is a proxy's loopback listener; it and the connections tracked are closed when the
+// test ends.
+type proxyListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newProxyListener(t testing.TB) *proxyListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &proxyListener{Listener: ln}
+	t.Cleanup(func() {
+		ln.Close()
+		for _, c := range l.tracked() {
+			c.Close()
+		}
+	})
+	return l
+}
+
+func (l *proxyListener) track(conns ...net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.conns = append(l.conns, conns...)
+}
+
+func (l *proxyListener) tracked() []net.Conn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]net.Conn(nil), l.conns...)
 }
