@@ -59,6 +59,10 @@ type Deps struct {
 	// is closed, which also notices a connection that died without a FIN; 0: 60 seconds. It must be
 	// longer than PingEvery.
 	PongWait time.Duration
+	// WriteTimeout is how long one write to a socket may block (a client that stopped reading) before
+	// the socket is closed; 0: 10 seconds. A client that falls behind by a whole queue (256 frames) is
+	// closed sooner.
+	WriteTimeout time.Duration
 }
 
 // Server holds what the handlers share.
@@ -155,6 +159,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		MaxPerUser:    capOf(d.Flow.SocketsPerUser),
 		MaxPerSession: capOf(d.Flow.SocketsPerSession),
 		PingInterval:  d.PingEvery,
+		WriteTimeout:  d.WriteTimeout,
 	})
 
 	app := fiber.New(fiber.Config{

@@ -1,15 +1,23 @@
 package handlers
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
 
+	"messenger/models"
 	"messenger/models/store/storetest"
 )
 
@@ -108,10 +116,7 @@ func TestHalfOpenConnectionGoesOffline(t *testing.T) {
 		ts := startServer(t, testOptions{dialect: dialect, pingEvery: 500 * time.Millisecond, pongWait: 3 * time.Second})
 		alice, bob := ts.signedUp("alice"), ts.signedUp("bob")
 		// The active window of bob's sign-up would keep him online; only his socket must count.
-		bobUser, err := ts.store.UserByUsername(t.Context(), "bob")
-		if err != nil {
-			t.Fatal(err)
-		}
+		bobUser := userNamed(t, ts, "bob")
 		if err := ts.store.SignOffUser(t.Context(), bobUser.UserID); err != nil {
 			t.Fatal(err)
 		}
@@ -149,4 +154,145 @@ func TestHalfOpenConnectionGoesOffline(t *testing.T) {
 		default:
 		}
 	})
+}
+
+// Drill: a client that stops reading while others chat at speed. Carol's socket (a small TCP receive
+// buffer, never read) is sent large messages until the kernel's buffers and then her bounded queue are
+// full: the hub closes her socket, and alice and bob, chatting all along, are each shown every message
+// of theirs, in order. The write timeout and the pong wait are set beyond the test's length, so the
+// full queue is what closes her socket: what the server holds for a client that stopped reading is
+// bounded by the queue.
+func TestSlowReaderIsDroppedOthersKeepChatting(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		const (
+			chat    = 100  // messages each of alice and bob send the other
+			maxSent = 2000 // large messages to carol after which her socket must have been closed
+		)
+		ts := startServer(t, testOptions{dialect: dialect, writeTimeout: time.Hour, pongWait: time.Hour, flow: FlowLimits{SendRate: NoLimit}})
+		alice, bob, carol := ts.signedUp("alice"), ts.signedUp("bob"), ts.signedUp("carol")
+		aSock, bSock := alice.socket(), bob.socket()
+		aSock.sendJSON(`{"kind":"open","to":"bob","after":"0"}`)
+		bSock.sendJSON(`{"kind":"open","to":"alice","after":"0"}`)
+		aSock.waitFor(0, `id="live-`)
+		bSock.waitFor(0, `id="live-`)
+
+		slow, _, err := carol.dialWSWith(&websocket.Dialer{NetDialContext: smallReceiveBuffer.DialContext}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Close()
+		// One frame is read, to know the socket is registered; then carol's page never reads again.
+		if err := slow.WriteMessage(websocket.TextMessage, []byte(`{"kind":"close"}`)); err != nil {
+			t.Fatal(err)
+		}
+		_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := slow.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		carolUser := userNamed(t, ts, "carol")
+		carolOnline := func() bool { return slices.Contains(ts.srv.Hub().OnlineUsers(), carolUser.UserID) }
+		if !carolOnline() {
+			t.Fatal("carol's socket is not registered")
+		}
+
+		dave := ts.signedUp("dave")
+		tokens := map[*browser]string{alice: alice.token("/"), bob: bob.token("/"), dave: dave.token("/")}
+		post := func(from *browser, to, body string) bool {
+			r := from.do(http.MethodPost, "/chat/"+to+"/messages", url.Values{"_csrf": {tokens[from]}, "body": {body}}, nil)
+			if r.status != http.StatusSeeOther {
+				t.Errorf("send to %s: %d", to, r.status)
+			}
+			return r.status == http.StatusSeeOther
+		}
+		var wg sync.WaitGroup
+		for _, side := range []struct {
+			from   *browser
+			to, id string
+		}{{alice, "bob", "ab"}, {bob, "alice", "ba"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < chat; i++ {
+					if !post(side.from, side.to, fmt.Sprintf("%s-%04d", side.id, i)) {
+						return
+					}
+				}
+			}()
+		}
+		// 4,000 characters that each escape to 4 bytes: a 16 KB fragment per message. Dave, with no
+		// socket of his own, floods carol with them from several requests at once.
+		large := strings.Repeat("<", models.BodyMaxLen)
+		var sent atomic.Int64
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for carolOnline() && sent.Add(1) <= maxSent {
+					if !post(dave, "carol", large) {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if carolOnline() {
+			t.Fatalf("carol's socket, never read, is still open after %d large messages", maxSent)
+		}
+		t.Logf("carol's socket was closed after at most %d large messages", sent.Load())
+		if n := ts.srv.Hub().Count(); n != 2 {
+			t.Fatalf("%d sockets open, want alice's and bob's", n)
+		}
+
+		aliceUser := userNamed(t, ts, "alice")
+		bobUser := userNamed(t, ts, "bob")
+		conv, err := ts.store.ConversationBetween(t.Context(), aliceUser.UserID, bobUser.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		history, err := ts.store.MessagesAfter(t.Context(), conv.ConversationID, 0, 3*chat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(history) != 2*chat {
+			t.Fatalf("alice and bob stored %d messages, want %d", len(history), 2*chat)
+		}
+		want, theirs := make([]int64, len(history)), map[int64]bool{}
+		for i, m := range history {
+			want[i], theirs[m.MessageID] = m.MessageID, true
+		}
+		for name, s := range map[string]*liveSocket{"alice": aSock, "bob": bSock} {
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				shown := slices.DeleteFunc(liveShown(s), func(id int64) bool { return !theirs[id] })
+				if slices.Equal(shown, want) {
+					break
+				}
+				if len(shown) >= len(want) || time.Now().After(deadline) {
+					t.Fatalf("%s's page was shown %d of alice and bob's %d messages live, or out of order", name, len(shown), len(want))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	})
+}
+
+// smallReceiveBuffer dials with a 4 KB TCP receive buffer: a client that stops reading makes the
+// server's writes block soon.
+var smallReceiveBuffer = &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}}
+
+func userNamed(t *testing.T, ts *testServer, name string) models.User {
+	t.Helper()
+	u, err := ts.store.UserByUsername(t.Context(), name)
+	if err != nil {
+		t.Fatalf("user %s: %v", name, err)
+	}
+	return u
 }

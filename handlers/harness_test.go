@@ -43,6 +43,7 @@ type testOptions struct {
 	flow         FlowLimits
 	pingEvery    time.Duration // zero: the application's defaults
 	pongWait     time.Duration
+	writeTimeout time.Duration
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -75,6 +76,7 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		SessionSweep: opts.sweep,
 		PingEvery:    opts.pingEvery,
 		PongWait:     opts.pongWait,
+		WriteTimeout: opts.writeTimeout,
 		Registration: opts.registration,
 		Flow:         opts.flow,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
