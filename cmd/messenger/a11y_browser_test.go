@@ -55,6 +55,9 @@ func TestAccessibility(t *testing.T) {
 			}
 			pg.tab.waitJS(pg.path, pg.wait)
 			pg.tab.assertAccessible(pg.path + " (" + scheme + ")")
+			if shot := pg.tab.shot(scheme + strings.ReplaceAll(pg.path, "/", "-")); pg.path == "/chat/bob" && scheme == "dark" {
+				copyScreenshot(t, shot, "docs/screenshot-dark.png")
+			}
 		}
 		// A failed sign-in shows its alert.
 		v.open("/login")

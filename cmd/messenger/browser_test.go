@@ -74,6 +74,8 @@ func twoUsersChat(t *testing.T, dialect string) {
 		copyScreenshot(t, shot, "docs/screenshot.png")
 	}
 	b.shot("replied")
+	a.assertNoCSPViolations("after the chat")
+	b.assertNoCSPViolations("after the chat")
 
 	a.do("reload", chromedp.Reload())
 	a.waitJS("the conversation after a reload", `!!document.querySelector("form#composer") && document.querySelectorAll("#messages [data-message-id]").length >= 2`)
@@ -349,6 +351,9 @@ func TestLiveFeatures(t *testing.T) {
 			a.fail("alice never saw \"bob is typing\" while bob kept typing for 10s after he had sent a message")
 		}
 		b.typeMessage("typing again ")
+	}
+	for _, p := range []*tab{a, a2, b} {
+		p.assertNoCSPViolations("after presence, a second tab, read marks, typing and hostile text")
 	}
 }
 
