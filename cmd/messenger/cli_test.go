@@ -79,3 +79,18 @@ func TestInviteCommand(t *testing.T) {
 		t.Fatalf("a second registration through the same link: %d, want 403", code)
 	}
 }
+
+// With BASE_URL set the invitation link uses it (a trailing slash or not); a REGISTRATION under which
+// the link cannot work as meant is pointed out.
+func TestInviteLinkUsesBaseURL(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"DATABASE_URL=sqlite:" + dir + "/messenger.db", "BASE_URL=https://chat.example.org/", "REGISTRATION=closed"}
+	code, stdout, stderr := runBinary(t, dir, env, "invite", "-expires", "48h")
+	if code != 0 || !strings.HasPrefix(stdout, "https://chat.example.org/register?invite=") || strings.Contains(stderr, "BASE_URL") ||
+		!strings.Contains(stderr, "REGISTRATION is closed") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if code, _, stderr := runBinary(t, dir, env, "invite", "-expires", "-1h"); code == 0 || !strings.Contains(stderr, "-expires") {
+		t.Fatalf("a negative -expires: exit %d, stderr %q; want a failure naming the flag", code, stderr)
+	}
+}
