@@ -14,7 +14,7 @@ import (
 // like it (the same confusables skeleton).
 func (s *Store) UsernameTaken(ctx context.Context, username string) (bool, error) {
 	var taken bool
-	err := s.q(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ? OR username_skeleton = ?)`,
+	err := s.r(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ? OR username_skeleton = ?)`,
 		models.UsernameKey(username), models.UsernameSkeleton(username)).Scan(&taken).Error
 	return taken, wrap("username taken", err)
 }

@@ -1,34 +1,40 @@
 package store_test
 
-// The paging benchmarks open and page back a conversation of BENCH_MESSAGES messages (default
-// 100,000). The README's figures use a million:
+// The paging benchmarks open and page back a conversation of 10^3 and 10^5 messages, or of
+// BENCH_MESSAGES alone. The README's figures use a million:
 //
 //	BENCH_MESSAGES=1000000 .ci/with-postgres.sh go test -run '^$' -bench . -benchtime 200x -benchmem ./models/store/
 
 import (
+	"fmt"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"messenger/migrations"
+	"messenger/models"
 	"messenger/models/store"
 	"messenger/models/store/storetest"
 )
 
 const pageSize = 50
 
-func benchMessages(b *testing.B) int {
+// benchSizes are the conversation lengths the paging benchmarks run at: 10^3 and 10^5 messages, or
+// BENCH_MESSAGES alone when it is set.
+func benchSizes(b *testing.B) []int {
 	b.Helper()
 	raw := os.Getenv("BENCH_MESSAGES")
 	if raw == "" {
-		return 100_000
+		return []int{1_000, 100_000}
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 2*pageSize {
 		b.Fatalf("BENCH_MESSAGES=%q: want a number of at least %d", raw, 2*pageSize)
 	}
-	return n
+	return []int{n}
 }
 
 // Seeding inserts every message in one INSERT … SELECT over a generated series of seq numbers; the
@@ -88,31 +94,32 @@ func seedConversation(tb testing.TB, dialect string, n int) (*store.Store, int64
 }
 
 func benchmarkPage(b *testing.B, before func(n int) int64) {
-	n := benchMessages(b)
-	for _, dialect := range storetest.Dialects {
-		b.Run(dialect, func(b *testing.B) {
-			s, conv := seedConversation(b, dialect, n)
-			beforeSeq := before(n)
-			wantNewest := int64(n)
-			if beforeSeq > 0 {
-				wantNewest = beforeSeq - 1
-			}
-			ctx := b.Context()
-			load := func() {
-				page, err := s.MessagesBefore(ctx, conv, beforeSeq, pageSize)
-				if err != nil {
-					b.Fatal(err)
+	for _, n := range benchSizes(b) {
+		for _, dialect := range storetest.Dialects {
+			b.Run(fmt.Sprintf("%s/messages=%d", dialect, n), func(b *testing.B) {
+				s, conv := seedConversation(b, dialect, n)
+				beforeSeq := before(n)
+				wantNewest := int64(n)
+				if beforeSeq > 0 {
+					wantNewest = beforeSeq - 1
 				}
-				if len(page.Messages) != pageSize || !page.HasOlder || page.Messages[pageSize-1].Seq != wantNewest {
-					b.Fatalf("page of %d messages, HasOlder=%v, want %d ending at seq %d", len(page.Messages), page.HasOlder, pageSize, wantNewest)
+				ctx := b.Context()
+				load := func() {
+					page, err := s.MessagesBefore(ctx, conv, beforeSeq, pageSize)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(page.Messages) != pageSize || !page.HasOlder || page.Messages[pageSize-1].Seq != wantNewest {
+						b.Fatalf("page of %d messages, HasOlder=%v, want %d ending at seq %d", len(page.Messages), page.HasOlder, pageSize, wantNewest)
+					}
 				}
-			}
-			load() // warm up: GORM's schema cache and the database's page cache, as in a running server
-			b.ReportAllocs()
-			for b.Loop() {
-				load()
-			}
-		})
+				load() // warm up: GORM's schema cache and the database's page cache, as in a running server
+				b.ReportAllocs()
+				for b.Loop() {
+					load()
+				}
+			})
+		}
 	}
 }
 
@@ -124,4 +131,40 @@ func BenchmarkOpenConversation(b *testing.B) {
 // BenchmarkPageBack loads a page from the middle of the history, as scrolling far back does.
 func BenchmarkPageBack(b *testing.B) {
 	benchmarkPage(b, func(n int) int64 { return int64(n / 2) })
+}
+
+// BenchmarkSend stores messages from 1, 16 and 128 senders at once, each writing to its own partner;
+// ns/op is wall time per stored message, so concurrent senders that share a commit show up as a
+// smaller figure.
+func BenchmarkSend(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		for _, senders := range []int{1, 16, 128} {
+			b.Run(fmt.Sprintf("%s/senders=%d", dialect, senders), func(b *testing.B) {
+				s := storetest.Open(b, dialect)
+				from, to := make([]models.User, senders), make([]models.User, senders)
+				for i := range senders {
+					from[i] = createUser(b, s, fmt.Sprintf("sender%d", i))
+					to[i] = createUser(b, s, fmt.Sprintf("recipient%d", i))
+				}
+				ctx := b.Context()
+				var next atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for i := range senders {
+					wg.Go(func() {
+						for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
+							_, created, err := s.SendMessage(ctx, store.SendInput{SenderID: from[i].UserID, RecipientID: to[i].UserID,
+								Body: "hello", ClientID: strconv.FormatInt(n, 10)})
+							if err != nil || !created {
+								b.Errorf("send %d: created=%v err=%v", n, created, err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+			})
+		}
+	}
 }

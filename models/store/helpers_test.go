@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"database/sql"
-	"fmt"
-	"strings"
 	"testing"
 
 	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite" for the raw handle
@@ -48,23 +46,7 @@ func rawDB(tb testing.TB, databaseURL string) *sql.DB {
 	return db
 }
 
-// rebind turns ? placeholders into PostgreSQL's $1, $2… when needed.
-func rebind(dialect migrations.Dialect, query string) string {
-	if dialect != migrations.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+var rebind = store.Rebind
 
 func exec(tb testing.TB, s *store.Store, db *sql.DB, query string, args ...any) sql.Result {
 	tb.Helper()

@@ -2,91 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"slices"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"messenger/models"
 )
-
-// SendInput is one message to store.
-type SendInput struct {
-	SenderID    int64
-	RecipientID int64
-	Body        string
-	ClientID    string // optional idempotency key, unique per sender
-}
-
-// SendMessage stores a message and returns it joined with both usernames. created is false when the
-// sender's client id was already used for this same message (a retry): the earlier message is returned
-// and nothing new is written. A client id reused for another recipient or another body is ErrConflict:
-// answering with the earlier message would hand one conversation's message to another.
-//
-// The conversation row is locked by the UPDATE that takes the next sequence number and stays locked
-// until commit, so sequence numbers of one conversation commit in order: a reader that has seen seq N
-// can ask for "seq > N" and never skip a row that committed late.
-func (s *Store) SendMessage(ctx context.Context, in SendInput) (msg models.ExtendedMessage, created bool, err error) {
-	if in.ClientID != "" {
-		if msg, err := s.messageByClientID(ctx, in.SenderID, in.ClientID); err == nil {
-			return retried(msg, in)
-		} else if !errors.Is(err, ErrNotFound) {
-			return msg, false, err
-		}
-	}
-	low, high := in.SenderID, in.RecipientID
-	if low > high {
-		low, high = high, low
-	}
-	var id int64
-	err = s.q(ctx).Transaction(func(tx *gorm.DB) error {
-		conv := models.Conversation{UserLowID: low, UserHighID: high}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&conv).Error; err != nil {
-			return err
-		}
-		if err := tx.Raw(`UPDATE conversations SET last_seq = last_seq + 1
-			WHERE user_low_id = ? AND user_high_id = ? RETURNING conversation_id, last_seq`, low, high).
-			Scan(&conv).Error; err != nil {
-			return err
-		}
-		m := models.Message{
-			ConversationID: conv.ConversationID, Seq: conv.LastSeq, MessageDate: now(), MessageBody: in.Body,
-			SenderUserID: in.SenderID, RecipientUserID: in.RecipientID, Unread: true,
-		}
-		if in.ClientID != "" {
-			m.ClientID = &in.ClientID
-		}
-		if err := tx.Create(&m).Error; err != nil {
-			return err
-		}
-		id = m.MessageID
-		return tx.Model(&models.Conversation{}).Where("conversation_id = ?", conv.ConversationID).
-			Updates(map[string]any{"last_message_id": m.MessageID, "last_message_at": m.MessageDate}).Error
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) && in.ClientID != "" {
-		// Another request with the same client id won the race; answer with its message if it is this one.
-		msg, err := s.messageByClientID(ctx, in.SenderID, in.ClientID)
-		if err != nil {
-			return msg, false, err
-		}
-		return retried(msg, in)
-	}
-	if err != nil {
-		return msg, false, wrap("send message", err)
-	}
-	msg, err = s.MessageByID(ctx, id)
-	return msg, err == nil, err
-}
-
-// retried answers a send whose client id is already stored: the stored message when the send is a
-// retry of it, ErrConflict when the id was used for another recipient or another text.
-func retried(stored models.ExtendedMessage, in SendInput) (models.ExtendedMessage, bool, error) {
-	if stored.RecipientUserID != in.RecipientID || stored.MessageBody != in.Body {
-		return models.ExtendedMessage{}, false, wrap("send message: client id reused", ErrConflict)
-	}
-	return stored, false, nil
-}
 
 const extendedSelect = `SELECT m.*, su.username AS sender_username, ru.username AS recipient_username
 FROM messages m
@@ -95,14 +14,14 @@ JOIN users ru ON ru.user_id = m.recipient_user_id `
 
 func (s *Store) messageByClientID(ctx context.Context, senderID int64, clientID string) (models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
-	err := s.q(ctx).Raw(extendedSelect+`WHERE m.sender_user_id = ? AND m.client_id = ?`, senderID, clientID).Scan(&msgs).Error
+	err := s.r(ctx).Raw(extendedSelect+`WHERE m.sender_user_id = ? AND m.client_id = ?`, senderID, clientID).Scan(&msgs).Error
 	return first(msgs, "message by client id", err)
 }
 
 // MessageByID returns one message with both usernames.
 func (s *Store) MessageByID(ctx context.Context, id int64) (models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
-	err := s.q(ctx).Raw(extendedSelect+`WHERE m.message_id = ?`, id).Scan(&msgs).Error
+	err := s.r(ctx).Raw(extendedSelect+`WHERE m.message_id = ?`, id).Scan(&msgs).Error
 	return first(msgs, "message by id", err)
 }
 
@@ -122,7 +41,7 @@ func (s *Store) ConversationBetween(ctx context.Context, a, b int64) (models.Con
 		a, b = b, a
 	}
 	var c models.Conversation
-	err := s.q(ctx).Where("user_low_id = ? AND user_high_id = ?", a, b).Take(&c).Error
+	err := s.r(ctx).Where("user_low_id = ? AND user_high_id = ?", a, b).Take(&c).Error
 	return c, wrap("conversation between", err)
 }
 
@@ -143,7 +62,7 @@ func (s *Store) MessagesBefore(ctx context.Context, conversationID, beforeSeq in
 		args = append(args, beforeSeq)
 	}
 	args = append(args, limit+1)
-	if err := s.q(ctx).Raw(q+`ORDER BY m.seq DESC LIMIT ?`, args...).Scan(&msgs).Error; err != nil {
+	if err := s.r(ctx).Raw(q+`ORDER BY m.seq DESC LIMIT ?`, args...).Scan(&msgs).Error; err != nil {
 		return Page{}, wrap("messages before", err)
 	}
 	page := Page{HasOlder: len(msgs) > limit}
@@ -161,7 +80,7 @@ func (s *Store) MessagesBefore(ctx context.Context, conversationID, beforeSeq in
 // has seen afterSeq is missing.
 func (s *Store) MessagesAfter(ctx context.Context, conversationID, afterSeq int64, limit int) ([]models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
-	err := s.q(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 		conversationID, afterSeq, limit).Scan(&msgs).Error
 	return msgs, wrap("messages after", err)
 }
@@ -169,7 +88,7 @@ func (s *Store) MessagesAfter(ctx context.Context, conversationID, afterSeq int6
 // MessageInConversation finds a message by id within one conversation (a cursor from a URL).
 func (s *Store) MessageInConversation(ctx context.Context, conversationID, messageID int64) (models.Message, error) {
 	var m models.Message
-	err := s.q(ctx).Where("message_id = ? AND conversation_id = ?", messageID, conversationID).Take(&m).Error
+	err := s.r(ctx).Where("message_id = ? AND conversation_id = ?", messageID, conversationID).Take(&m).Error
 	return m, wrap("message in conversation", err)
 }
 
@@ -191,6 +110,6 @@ func (s *Store) MarkRead(ctx context.Context, conversationID, readerID, throughS
 // UnreadCount is how many messages userID has not read, over all conversations.
 func (s *Store) UnreadCount(ctx context.Context, userID int64) (int64, error) {
 	var n int64
-	err := s.q(ctx).Model(&models.Message{}).Where("recipient_user_id = ? AND unread", userID).Count(&n).Error
+	err := s.r(ctx).Model(&models.Message{}).Where("recipient_user_id = ? AND unread", userID).Count(&n).Error
 	return n, wrap("unread count", err)
 }

@@ -26,7 +26,7 @@ func (s *Store) TouchSession(ctx context.Context, idHash string, lastActive, exp
 // SessionByHash returns a session that has not expired.
 func (s *Store) SessionByHash(ctx context.Context, idHash string) (models.Session, error) {
 	var sess models.Session
-	err := s.q(ctx).Where("id_hash = ? AND expires_at > ?", idHash, now()).Take(&sess).Error
+	err := s.r(ctx).Where("id_hash = ? AND expires_at > ?", idHash, now()).Take(&sess).Error
 	return sess, wrap("session by hash", err)
 }
 
@@ -81,7 +81,7 @@ func (s *Store) RemoveInstance(ctx context.Context, instanceID string, staleAfte
 func (s *Store) Online(ctx context.Context, userID int64) (bool, error) {
 	var online bool
 	t := now()
-	err := s.q(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM users u WHERE u.user_id = ? AND (u.active_until > ? OR EXISTS (
+	err := s.r(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM users u WHERE u.user_id = ? AND (u.active_until > ? OR EXISTS (
 			SELECT 1 FROM presence p JOIN instances i ON i.instance_id = p.instance_id
 			WHERE p.user_id = u.user_id AND p.sockets > 0 AND i.heartbeat_at > ?)))`,
 		userID, t, t.Add(-PresenceFreshness)).Scan(&online).Error

@@ -29,12 +29,18 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
-// Store wraps the database handle.
+// Store wraps the database handles: db writes and reader reads. On SQLite they are two pools on one
+// file: one connection that writes (SQLite has one writer at a time; queuing in Go beats SQLITE_BUSY)
+// and a few read-only ones beside it, which WAL lets read while the writer writes. On PostgreSQL both
+// are the same pool.
 type Store struct {
-	db      *gorm.DB
-	sqlDB   *sql.DB
-	dialect migrations.Dialect
-	url     string
+	db       *gorm.DB
+	sqlDB    *sql.DB
+	reader   *gorm.DB
+	readerDB *sql.DB
+	dialect  migrations.Dialect
+	url      string
+	send     sender
 }
 
 // Target says which database a DATABASE_URL names.
@@ -75,17 +81,24 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// Every query is prepared once per connection and kept (SQLite would otherwise parse its text
+		// on every call). The store's queries are a fixed set, so the bound is never reached in use.
+		// Ten years is GORM's "never expire": a shorter TTL closes statements in use (and runs a
+		// cleanup goroutine per handle that nothing stops).
+		PrepareStmt:        true,
+		PrepareStmtMaxSize: 256,
+		PrepareStmtTTL:     10 * 365 * 24 * time.Hour,
 	}
-	var db *gorm.DB
+	var db, reader *gorm.DB
 	switch target.Dialect {
 	case migrations.SQLite:
 		// busy_timeout first, so that switching to WAL waits for another process opening the file; WAL lets
-		// readers run beside the writer; one connection makes SQLite's single writer explicit,
-		// so transactions queue in Go instead of failing with SQLITE_BUSY.
+		// readers run beside the writer. synchronous(FULL): a commit is on disk (the WAL fsynced) before
+		// SendMessage tells anyone; NORMAL would lose the last commits at a power cut.
 		if err := createPrivate(target.DSN); err != nil {
 			return nil, err
 		}
-		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_time_format=sqlite"
 		// Switching a new file to WAL takes an exclusive lock without waiting for it: another process
 		// opening the same file at the same moment makes this fail once in a while; try again.
 		for attempt := 1; ; attempt++ {
@@ -120,9 +133,27 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		sqlDB.Close()
 		return nil, err
 	}
-	st := &Store{db: db, sqlDB: sqlDB, dialect: target.Dialect, url: databaseURL}
+	readerDB := sqlDB
+	reader = db
+	if target.Dialect == migrations.SQLite {
+		// Opened after the migrations, so the file is in WAL mode already. query_only: a write sent
+		// here by mistake fails instead of contending with the writer.
+		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)&_time_format=sqlite"
+		if reader, err = gorm.Open(sqlite.Open(dsn), cfg); err == nil {
+			readerDB, err = reader.DB()
+		}
+		if err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("store: open %s readers: %w", target.Dialect, err)
+		}
+		readerDB.SetMaxOpenConns(sqliteReaders)
+		readerDB.SetMaxIdleConns(sqliteReaders)
+	}
+	st := &Store{db: db, sqlDB: sqlDB, reader: reader, readerDB: readerDB, dialect: target.Dialect, url: databaseURL,
+		send: sender{queue: make(chan *sendRequest, maxBatch), done: make(chan struct{})}}
+	go st.commitLoop()
 	if err := st.backfillSkeletons(ctx, log); err != nil {
-		sqlDB.Close()
+		st.Close()
 		return nil, err
 	}
 	log.Info("database ready", "dialect", string(target.Dialect))
@@ -142,8 +173,22 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
-// Close releases the connections.
-func (s *Store) Close() error { return s.sqlDB.Close() }
+// sqliteReaders is the size of SQLite's pool of read-only connections.
+const sqliteReaders = 4
+
+// Close lets queued sends finish and releases the connections.
+func (s *Store) Close() error {
+	s.stopCommitter()
+	s.send.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	err := s.sqlDB.Close()
+	if s.readerDB != s.sqlDB {
+		err = errors.Join(err, s.readerDB.Close())
+	}
+	return err
+}
 
 // Dialect names the database in use.
 func (s *Store) Dialect() migrations.Dialect { return s.dialect }
@@ -159,7 +204,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// q is for writes (and reads that must see them in the same transaction); r is for reads.
 func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+func (s *Store) r(ctx context.Context) *gorm.DB { return s.reader.WithContext(ctx) }
 
 // wrap names the operation and maps driver errors onto the sentinels.
 func wrap(op string, err error) error {

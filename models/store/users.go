@@ -27,14 +27,14 @@ func createUser(tx *gorm.DB, u *models.User) error {
 // UserByUsername finds a user by username, ignoring case and width.
 func (s *Store) UserByUsername(ctx context.Context, username string) (models.User, error) {
 	var u models.User
-	err := s.q(ctx).Where("username_key = ?", models.UsernameKey(username)).Take(&u).Error
+	err := s.r(ctx).Where("username_key = ?", models.UsernameKey(username)).Take(&u).Error
 	return u, wrap("user by username", err)
 }
 
 // UserByID finds a user by id.
 func (s *Store) UserByID(ctx context.Context, id int64) (models.User, error) {
 	var u models.User
-	err := s.q(ctx).Where("user_id = ?", id).Take(&u).Error
+	err := s.r(ctx).Where("user_id = ?", id).Take(&u).Error
 	return u, wrap("user by id", err)
 }
 
@@ -116,7 +116,7 @@ func (s *Store) contacts(ctx context.Context, viewerID, onlyID int64) ([]models.
 		args = append(args, sql.Named("only", onlyID))
 	}
 	var rows []contactRow
-	if err := s.q(ctx).Raw(fmt.Sprintf(contactsSQL, filter), args...).Scan(&rows).Error; err != nil {
+	if err := s.r(ctx).Raw(fmt.Sprintf(contactsSQL, filter), args...).Scan(&rows).Error; err != nil {
 		return nil, wrap("contacts", err)
 	}
 	out := make([]models.Contact, len(rows))

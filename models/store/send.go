@@ -1,0 +1,523 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"messenger/migrations"
+	"messenger/models"
+)
+
+// Group commit: every SendMessage hands its message to one committer goroutine, which writes whatever
+// has queued up meanwhile (at most maxBatch messages) in one transaction and answers each caller once
+// that transaction is durable. A lone sender waits for nothing but its own commit; under load a batch
+// grows to what arrived during the previous commit, so the cost of a commit (the fsync) is shared.
+
+const (
+	// maxBatch bounds the messages of one transaction (and so the statements' parameter counts).
+	maxBatch = 128
+	// batchTimeout bounds one batch's transaction: the callers' contexts are not used, since a batch
+	// serves many of them.
+	batchTimeout = 30 * time.Second
+)
+
+var errStoreClosed = errors.New("store closed")
+
+// SendInput is one message to store.
+type SendInput struct {
+	SenderID    int64
+	RecipientID int64
+	Body        string
+	ClientID    string // optional idempotency key, unique per sender
+}
+
+type sendRequest struct {
+	in     SendInput
+	result chan sendResult // buffered: the committer never waits for a caller that gave up
+}
+
+type sendResult struct {
+	msg     models.ExtendedMessage
+	created bool
+	err     error
+	// stored is the message the request's client id names, once known (written now or before), even
+	// when this request was refused: a repeat of the request in the same batch is answered from it.
+	stored models.ExtendedMessage
+}
+
+// sender is the committer's side of SendMessage.
+type sender struct {
+	mu     sync.RWMutex // held for reading while a request is queued; Close takes it to stop the queue
+	closed bool
+	queue  chan *sendRequest
+	done   chan struct{}
+	stmts  sync.Map // stmtKey -> *sql.Stmt, prepared on the writer
+	// batches counts committed transactions; inTx, when set (tests), runs inside each batch's
+	// transaction once the writer holds its lock.
+	batches atomic.Int64
+	inTx    func()
+}
+
+// SendMessage stores a message and returns it joined with both usernames. created is false when the
+// sender's client id was already used for this same message (a retry): the earlier message is returned
+// and nothing new is written. A client id reused for another recipient or another body is ErrConflict:
+// answering with the earlier message would hand one conversation's message to another.
+//
+// The message is written together with those of concurrent callers, in one transaction that is
+// committed durably before any of them returns; each caller gets its own result or error. The
+// conversation rows are locked by the UPDATE that takes the next sequence numbers and stay locked
+// until commit, so sequence numbers of one conversation commit in order: a reader that has seen seq N
+// can ask for "seq > N" and never skip a row that committed late.
+func (s *Store) SendMessage(ctx context.Context, in SendInput) (models.ExtendedMessage, bool, error) {
+	if in.SenderID <= 0 || in.RecipientID <= 0 || in.SenderID == in.RecipientID {
+		return models.ExtendedMessage{}, false, wrap("send message", fmt.Errorf("sender %d and recipient %d are not two users", in.SenderID, in.RecipientID))
+	}
+	req := &sendRequest{in: in, result: make(chan sendResult, 1)}
+	s.send.mu.RLock()
+	if s.send.closed {
+		s.send.mu.RUnlock()
+		return models.ExtendedMessage{}, false, wrap("send message", errStoreClosed)
+	}
+	select {
+	case s.send.queue <- req:
+	case <-ctx.Done():
+		s.send.mu.RUnlock()
+		return models.ExtendedMessage{}, false, wrap("send message", ctx.Err())
+	}
+	s.send.mu.RUnlock()
+	select {
+	case r := <-req.result:
+		return r.msg, r.created, r.err
+	case <-ctx.Done():
+		// The message may still be stored; a retry with the same client id finds it.
+		return models.ExtendedMessage{}, false, wrap("send message", ctx.Err())
+	}
+}
+
+// commitLoop is the committer: it takes what is queued, up to maxBatch, and commits it, until the
+// queue is closed and empty.
+func (s *Store) commitLoop() {
+	defer close(s.send.done)
+	batch := make([]*sendRequest, 0, maxBatch)
+	for first := range s.send.queue {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.send.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// stopCommitter lets queued sends finish and stops the committer.
+func (s *Store) stopCommitter() {
+	s.send.mu.Lock()
+	if !s.send.closed {
+		s.send.closed = true
+		close(s.send.queue)
+	}
+	s.send.mu.Unlock()
+	<-s.send.done
+}
+
+type clientKey struct {
+	sender   int64
+	clientID string
+}
+
+// commitBatch writes reqs and answers every one of them.
+func (s *Store) commitBatch(reqs []*sendRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	// A client id twice in one batch (a retry racing its original): the first is written, the others
+	// are answered from it.
+	var repeats map[*sendRequest]*sendRequest
+	firstOf := make(map[clientKey]*sendRequest)
+	rows := make([]*sendRequest, 0, len(reqs))
+	for _, r := range reqs {
+		if r.in.ClientID != "" {
+			k := clientKey{r.in.SenderID, r.in.ClientID}
+			if f, ok := firstOf[k]; ok {
+				if repeats == nil {
+					repeats = make(map[*sendRequest]*sendRequest)
+				}
+				repeats[r] = f
+				continue
+			}
+			firstOf[k] = r
+		}
+		rows = append(rows, r)
+	}
+	results := make(map[*sendRequest]sendResult, len(reqs))
+	s.commitRows(ctx, rows, results)
+	for _, r := range rows {
+		r.result <- results[r]
+	}
+	for r, f := range repeats {
+		res := results[f]
+		if res.stored.MessageID != 0 {
+			res.msg, res.created, res.err = retried(res.stored, r.in)
+		}
+		r.result <- res
+	}
+}
+
+// commitRows writes rows in one transaction and records each row's result. Rows whose client id is
+// already stored are answered from the stored message and the rest written again; when the
+// transaction fails otherwise, each row is tried alone so that one bad row fails only itself.
+func (s *Store) commitRows(ctx context.Context, rows []*sendRequest, results map[*sendRequest]sendResult) {
+	for attempt := 0; len(rows) > 0; attempt++ {
+		written, duplicates, err := s.writeBatch(ctx, rows)
+		if err == nil && len(duplicates) == 0 {
+			for i, r := range rows {
+				results[r] = sendResult{msg: written[i], created: true, stored: written[i]}
+			}
+			return
+		}
+		if err == nil && attempt < 3 {
+			// Nothing was committed: answer the duplicates and write the others again.
+			stored, err := s.messagesByClientID(ctx, duplicates)
+			if err == nil {
+				rest := rows[:0:0]
+				for _, r := range rows {
+					if m, ok := stored[clientKey{r.in.SenderID, r.in.ClientID}]; ok && r.in.ClientID != "" {
+						msg, created, err := retried(m, r.in)
+						results[r] = sendResult{msg: msg, created: created, err: err, stored: m}
+						continue
+					}
+					rest = append(rest, r)
+				}
+				if len(rest) < len(rows) {
+					rows = rest
+					continue
+				}
+			}
+		}
+		if len(rows) == 1 {
+			if err == nil {
+				err = errors.New("client id taken but not found")
+			}
+			results[rows[0]] = sendResult{err: wrap("send message", err)}
+			return
+		}
+		for _, r := range rows {
+			s.commitRows(ctx, []*sendRequest{r}, results)
+		}
+		return
+	}
+}
+
+// retried answers a send whose client id is already stored: the stored message when the send is a
+// retry of it, ErrConflict when the id was used for another recipient or another text.
+func retried(stored models.ExtendedMessage, in SendInput) (models.ExtendedMessage, bool, error) {
+	if stored.RecipientUserID != in.RecipientID || stored.MessageBody != in.Body {
+		return models.ExtendedMessage{}, false, wrap("send message: client id reused", ErrConflict)
+	}
+	return stored, false, nil
+}
+
+// messagesByClientID reads the stored messages of the given (sender, client id) keys.
+func (s *Store) messagesByClientID(ctx context.Context, keys []clientKey) (map[clientKey]models.ExtendedMessage, error) {
+	out := make(map[clientKey]models.ExtendedMessage, len(keys))
+	for _, k := range keys {
+		m, err := s.messageByClientID(ctx, k.sender, k.clientID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = m
+	}
+	return out, nil
+}
+
+type pair struct{ low, high int64 }
+
+func pairOf(in SendInput) pair {
+	if in.SenderID < in.RecipientID {
+		return pair{in.SenderID, in.RecipientID}
+	}
+	return pair{in.RecipientID, in.SenderID}
+}
+
+// writeBatch writes rows in one transaction and returns the stored messages in the order of rows.
+// When some rows' client ids are already stored, it rolls back and returns their keys instead.
+func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models.ExtendedMessage, duplicates []clientKey, err error) {
+	// Conversations in one order, so that two batches (two instances) lock them without deadlock.
+	counts := make(map[pair]int64)
+	users := make(map[int64]string, 2*len(rows))
+	userIDs := make([]any, 0, 2*len(rows))
+	for _, r := range rows {
+		counts[pairOf(r.in)]++
+		for _, id := range []int64{r.in.SenderID, r.in.RecipientID} {
+			if _, ok := users[id]; !ok {
+				users[id] = ""
+				userIDs = append(userIDs, id)
+			}
+		}
+	}
+	pairs := make([]pair, 0, len(counts))
+	for p := range counts {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.low, b.low), cmp.Compare(a.high, b.high)) })
+
+	stmts := make(map[string]*sql.Stmt, len(batchSQL))
+	for kind, n := range map[string]int{"conv-insert": len(pairs), "conv-lock": len(pairs), "seq": len(pairs),
+		"messages": len(rows), "conv-last": len(pairs), "usernames": len(userIDs)} {
+		if kind == "conv-lock" && s.dialect != migrations.Postgres {
+			continue
+		}
+		if stmts[kind], err = s.prepare(ctx, kind, n); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	tx, err := s.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil || duplicates != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	exec := func(kind string, args ...any) error {
+		_, err := tx.StmtContext(ctx, stmts[kind]).ExecContext(ctx, args...)
+		return err
+	}
+	query := func(kind string, scan func(*sql.Rows) error, args ...any) error {
+		q, err := tx.StmtContext(ctx, stmts[kind]).QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		for q.Next() {
+			if err := scan(q); err != nil {
+				return err
+			}
+		}
+		return q.Err()
+	}
+
+	// 1. The conversations exist (a write first: SQLite takes the write lock now, not on upgrade), and
+	// PostgreSQL locks them in order.
+	args := make([]any, 0, 8*len(rows))
+	for _, p := range pairs {
+		args = append(args, p.low, p.high)
+	}
+	if err := exec("conv-insert", args...); err != nil {
+		return nil, nil, fmt.Errorf("conversations: %w", err)
+	}
+	if s.dialect == migrations.Postgres {
+		if err := exec("conv-lock", args...); err != nil {
+			return nil, nil, fmt.Errorf("lock conversations: %w", err)
+		}
+	}
+	if s.send.inTx != nil {
+		s.send.inTx()
+	}
+
+	// 2. Each conversation's next sequence numbers.
+	args = args[:0]
+	for _, p := range pairs {
+		args = append(args, p.low, p.high, counts[p])
+	}
+	type convSeq struct{ id, next, last int64 } // next: the seq the next row of this batch takes
+	convs := make(map[pair]*convSeq, len(pairs))
+	err = query("seq", func(q *sql.Rows) error {
+		var c convSeq
+		var p pair
+		if err := q.Scan(&c.id, &p.low, &p.high, &c.last); err != nil {
+			return err
+		}
+		c.next = c.last - counts[p] + 1
+		convs[p] = &c
+		return nil
+	}, args...)
+	if err == nil && len(convs) != len(pairs) {
+		err = fmt.Errorf("%d of %d conversations found", len(convs), len(pairs))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sequence numbers: %w", err)
+	}
+
+	// 3. The messages; a client id already stored inserts nothing.
+	date := now().Truncate(time.Microsecond) // what both databases keep
+	msgs := make([]models.ExtendedMessage, len(rows))
+	type place struct{ conv, seq int64 }
+	at := make(map[place]int, len(rows))
+	args = args[:0]
+	for i, r := range rows {
+		c := convs[pairOf(r.in)]
+		m := models.Message{ConversationID: c.id, Seq: c.next, MessageDate: date, MessageBody: r.in.Body,
+			SenderUserID: r.in.SenderID, RecipientUserID: r.in.RecipientID, Unread: true}
+		c.next++
+		var clientID any
+		if r.in.ClientID != "" {
+			m.ClientID = &r.in.ClientID
+			clientID = r.in.ClientID
+		}
+		msgs[i].Message = m
+		at[place{m.ConversationID, m.Seq}] = i
+		args = append(args, m.ConversationID, m.Seq, date, m.MessageBody, m.SenderUserID, m.RecipientUserID, true, clientID)
+	}
+	inserted := 0
+	err = query("messages", func(q *sql.Rows) error {
+		var id int64
+		var p place
+		if err := q.Scan(&id, &p.conv, &p.seq); err != nil {
+			return err
+		}
+		i, ok := at[p]
+		if !ok {
+			return fmt.Errorf("unexpected message at seq %d of conversation %d", p.seq, p.conv)
+		}
+		msgs[i].MessageID = id
+		inserted++
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("messages: %w", err)
+	}
+	if inserted < len(rows) {
+		for i, r := range rows {
+			if msgs[i].MessageID == 0 {
+				duplicates = append(duplicates, clientKey{r.in.SenderID, r.in.ClientID})
+			}
+		}
+		return nil, duplicates, nil
+	}
+
+	// 4. Each conversation's newest message.
+	args = args[:0]
+	for _, c := range convs {
+		args = append(args, c.id, msgs[at[place{c.id, c.last}]].MessageID)
+	}
+	args = append(args, date)
+	if err := exec("conv-last", args...); err != nil {
+		return nil, nil, fmt.Errorf("newest messages: %w", err)
+	}
+
+	// 5. Both usernames of every message.
+	err = query("usernames", func(q *sql.Rows) error {
+		var id int64
+		var name string
+		if err := q.Scan(&id, &name); err != nil {
+			return err
+		}
+		users[id] = name
+		return nil
+	}, userIDs...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("usernames: %w", err)
+	}
+	for i := range msgs {
+		msgs[i].SenderUsername, msgs[i].RecipientUsername = users[msgs[i].SenderUserID], users[msgs[i].RecipientUserID]
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("commit: %w", err)
+	}
+	s.send.batches.Add(1)
+	return msgs, nil, nil
+}
+
+// values returns n comma-separated copies of "(row)".
+func values(n int, row string) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + row + ")")
+	}
+	return b.String()
+}
+
+// batchSQL builds the statements of a batch, by kind, for n rows.
+var batchSQL = map[string]func(n int) string{
+	"conv-insert": func(n int) string {
+		return `INSERT INTO conversations (user_low_id, user_high_id) VALUES ` + values(n, "?, ?") +
+			` ON CONFLICT (user_low_id, user_high_id) DO NOTHING`
+	},
+	"conv-lock": func(n int) string {
+		return `SELECT conversation_id FROM conversations WHERE (user_low_id, user_high_id) IN (` + values(n, "?, ?") +
+			`) ORDER BY user_low_id, user_high_id FOR UPDATE`
+	},
+	"seq": func(n int) string {
+		return `WITH v (low, high, k) AS (VALUES ` + values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
+UPDATE conversations SET last_seq = last_seq + v.k FROM v
+WHERE conversations.user_low_id = v.low AND conversations.user_high_id = v.high
+RETURNING conversations.conversation_id, conversations.user_low_id, conversations.user_high_id, conversations.last_seq`
+	},
+	"messages": func(n int) string {
+		return `INSERT INTO messages (conversation_id, seq, message_date, message_body, sender_user_id, recipient_user_id, unread, client_id)
+VALUES ` + values(n, "?, ?, ?, ?, ?, ?, ?, ?") + `
+ON CONFLICT (sender_user_id, client_id) DO NOTHING RETURNING message_id, conversation_id, seq`
+	},
+	"conv-last": func(n int) string {
+		return `WITH v (id, last) AS (VALUES ` + values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
+UPDATE conversations SET last_message_id = v.last, last_message_at = ? FROM v WHERE conversations.conversation_id = v.id`
+	},
+	"usernames": func(n int) string {
+		return `SELECT user_id, username FROM users WHERE user_id IN (` + strings.Repeat("?, ", n-1) + `?)`
+	},
+}
+
+type stmtKey struct {
+	kind string
+	n    int
+}
+
+// prepare returns the statement of kind for n rows, prepared once on the writer pool. It must be
+// called outside a transaction: SQLite's writer pool has one connection, which a transaction holds.
+func (s *Store) prepare(ctx context.Context, kind string, n int) (*sql.Stmt, error) {
+	key := stmtKey{kind, n}
+	if st, ok := s.send.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.sqlDB.PrepareContext(ctx, rebind(s.dialect, batchSQL[kind](n)))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", kind, err)
+	}
+	if prev, loaded := s.send.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2… when needed.
+func rebind(dialect migrations.Dialect, query string) string {
+	if dialect != migrations.Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
