@@ -42,53 +42,43 @@ func (s *Server) index(c *fiber.Ctx) error {
 	return render(c, http.StatusOK, views.ShellPage(shell))
 }
 
-// partner resolves the {username} of a conversation URL; yourself and unknown names are 404.
-func (s *Server) partner(c *fiber.Ctx) (models.User, error) {
+// history loads the conversation with the {username} of the URL, up to the message before (0: the
+// newest page), in one query; yourself and unknown names are 404.
+func (s *Server) history(c *fiber.Ctx, before int64) (store.History, error) {
 	name := strings.Clone(c.Params("username"))
 	if !utf8Valid(name) || len(name) > 4*models.UsernameMaxLen {
-		return models.User{}, errorf(http.StatusNotFound, "There is no user by that name.")
+		return store.History{}, errorf(http.StatusNotFound, "There is no user by that name.")
 	}
-	user, err := s.store.UserByUsername(c.UserContext(), name)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && user.UserID == currentUser(c).UserID) {
-		return models.User{}, errorf(http.StatusNotFound, "There is no user by that name.")
+	h, err := s.store.History(c.UserContext(), currentUser(c).UserID, name, before, pageSize)
+	if errors.Is(err, store.ErrNotFound) && h.Partner.UserID == 0 {
+		return h, errorf(http.StatusNotFound, "There is no user by that name.")
 	}
-	return user, err
+	return h, err
 }
 
 func (s *Server) chat(c *fiber.Ctx) error {
-	partner, err := s.partner(c)
+	return s.renderChat(c, http.StatusOK, views.Composer{})
+}
+
+// renderChat shows the conversation with the URL's partner; composer carries what the user typed and
+// an error when a send failed.
+func (s *Server) renderChat(c *fiber.Ctx, status int, composer views.Composer) error {
+	h, err := s.history(c, 0)
 	if err != nil {
 		return err
 	}
-	return s.renderChat(c, http.StatusOK, partner, views.Composer{})
-}
-
-// renderChat shows the conversation with partner; composer carries what the user typed and an error
-// when a send failed.
-func (s *Server) renderChat(c *fiber.Ctx, status int, partner models.User, composer views.Composer) error {
 	ctx := c.UserContext()
-	me := currentUser(c)
-	chat := views.Chat{Me: me}
-	conv, err := s.store.ConversationBetween(ctx, me.UserID, partner.UserID)
-	switch {
-	case err == nil:
-		page, err := s.store.MessagesBefore(ctx, conv.ConversationID, 0, pageSize)
-		if err != nil {
+	me, partner := currentUser(c), h.Partner
+	chat := views.Chat{Me: me, Messages: h.Messages, HasOlder: h.HasOlder}
+	if n := len(h.Messages); n > 0 {
+		chat.LastSeq = h.Messages[n-1].Seq
+	}
+	// A link on another site must not mark a conversation read: only a navigation from this site
+	// (or from a browser that does not say) counts as the user viewing it.
+	if h.ConversationID != 0 && c.Get("Sec-Fetch-Site") != "cross-site" {
+		if err := s.markRead(ctx, h.ConversationID, me.UserID, partner.UserID, chat.LastSeq); err != nil {
 			return err
 		}
-		chat.Messages, chat.HasOlder = page.Messages, page.HasOlder
-		if n := len(page.Messages); n > 0 {
-			chat.LastSeq = page.Messages[n-1].Seq
-		}
-		// A link on another site must not mark a conversation read: only a navigation from this site
-		// (or from a browser that does not say) counts as the user viewing it.
-		if c.Get("Sec-Fetch-Site") != "cross-site" {
-			if err := s.markRead(ctx, conv.ConversationID, me.UserID, partner.UserID, chat.LastSeq); err != nil {
-				return err
-			}
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return err
 	}
 	contacts, err := s.store.Contacts(ctx, me.UserID)
 	if err != nil {
@@ -125,30 +115,20 @@ func (s *Server) markRead(ctx context.Context, conversationID, readerID, partner
 }
 
 func (s *Server) older(c *fiber.Ctx) error {
-	partner, err := s.partner(c)
-	if err != nil {
-		return err
-	}
 	before, err := strconv.ParseInt(c.Query("before"), 10, 64)
 	if err != nil || before <= 0 {
+		if _, err := s.history(c, 0); err != nil {
+			return err // an unknown partner is 404 whatever the cursor
+		}
 		return errorf(http.StatusBadRequest, "That link to older messages is not valid.")
 	}
-	ctx := c.UserContext()
-	me := currentUser(c)
-	conv, err := s.store.ConversationBetween(ctx, me.UserID, partner.UserID)
-	if err != nil {
-		return err
-	}
 	// The cursor must belong to this pair's conversation: another pair's id is simply not found.
-	cursor, err := s.store.MessageInConversation(ctx, conv.ConversationID, before)
+	h, err := s.history(c, before)
 	if err != nil {
 		return err
 	}
-	page, err := s.store.MessagesBefore(ctx, conv.ConversationID, cursor.Seq, pageSize)
-	if err != nil {
-		return err
-	}
-	older := views.OlderPage{Page: s.page(c, "Earlier messages"), Me: me, Partner: partner, Messages: page.Messages, HasOlder: page.HasOlder}
+	me := currentUser(c)
+	older := views.OlderPage{Page: s.page(c, "Earlier messages"), Me: me, Partner: h.Partner, Messages: h.Messages, HasOlder: h.HasOlder}
 	if isFragmentRequest(c) {
 		return render(c, http.StatusOK, views.OlderFragment(older))
 	}
@@ -203,10 +183,8 @@ func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
 		return render(c, status, views.ComposerForm(composer))
 	}
 	if currentUser(c).UserID != 0 && status != http.StatusServiceUnavailable {
-		if partner, err := s.partner(c); err == nil {
-			if err := s.renderChat(c, status, partner, composer); err == nil {
-				return nil
-			}
+		if err := s.renderChat(c, status, composer); err == nil {
+			return nil
 		}
 	}
 	c.Response().ResetBody()
