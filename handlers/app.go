@@ -85,6 +85,8 @@ type Server struct {
 	// flow paces each user's sends; addrSockets counts each client address's sockets.
 	flow        *flowControl
 	addrSockets *addressSockets
+	// sendsAnnounced: new messages are announced by the transaction that stores them.
+	sendsAnnounced bool
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -146,6 +148,15 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		addrSockets: newAddressSockets(d.Flow.SocketsPerAddress),
 	}
 	s.sessions.Ended = s.sessionsEnded
+	if n, ok := d.Broker.(realtime.TxNotifier); ok {
+		s.sendsAnnounced = d.Store.AnnounceSends(func(msgs []models.ExtendedMessage) (string, []string) {
+			events := make([]realtime.Event, len(msgs))
+			for i, m := range msgs {
+				events[i] = messageEvent(m)
+			}
+			return n.Notifications(events)
+		})
+	}
 	s.dummyHash, err = models.HashPassword("not a password: equalises the time of unknown users")
 	if err != nil {
 		return nil, nil, err

@@ -215,20 +215,27 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 	if recipient.UserID == sender.UserID {
 		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, "You cannot send a message to yourself.")
 	}
-	msg, _, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID})
+	msg, created, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID})
 	if errors.Is(err, store.ErrConflict) {
 		return msg, errorf(http.StatusConflict, "This message could not be sent because its id was already used for another message. Send it again.")
 	}
 	if err != nil {
 		return msg, err
 	}
-	// A repeated client id announces the stored message again: pages catch up by sequence, so a second
-	// announcement shows nothing twice and covers a first one lost in a crash.
 	s.recent.put(msg)
-	// The event goes to the stored message's own pair, never to whoever this request named.
-	s.publish(ctx, realtime.Event{Kind: realtime.KindMessage, Users: []int64{msg.SenderUserID, msg.RecipientUserID},
-		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: msg.SenderUserID})
+	// On PostgreSQL a new message was announced by its own transaction (Store.AnnounceSends). A repeated
+	// client id announces the stored message again: pages catch up by sequence, so a second
+	// announcement shows nothing twice and covers a first one lost in a crash.
+	if !created || !s.sendsAnnounced {
+		s.publish(ctx, messageEvent(msg))
+	}
 	return msg, nil
+}
+
+// messageEvent announces a stored message to its own pair, never to whoever a request named.
+func messageEvent(msg models.ExtendedMessage) realtime.Event {
+	return realtime.Event{Kind: realtime.KindMessage, Users: []int64{msg.SenderUserID, msg.RecipientUserID},
+		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: msg.SenderUserID}
 }
 
 // publish hands an event to the broker. The data is committed already; a lost event costs liveness,

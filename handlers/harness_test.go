@@ -34,6 +34,8 @@ type testOptions struct {
 	dialect     string
 	databaseURL string // share a database between servers (several instances)
 	pgBroker    bool   // carry events through PostgreSQL LISTEN/NOTIFY
+	// wrapBroker, when set, replaces the PostgreSQL broker with what it returns (faults).
+	wrapBroker  func(realtime.TxNotifier) realtime.Broker
 	loginLimits LoginLimits
 	timeouts    session.Timeouts
 	routes      func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
@@ -63,6 +65,9 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 	if opts.pgBroker {
 		if broker, err = realtime.NewPGBroker(opts.databaseURL, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 			t.Fatal(err)
+		}
+		if opts.wrapBroker != nil {
+			broker = opts.wrapBroker(broker.(realtime.TxNotifier))
 		}
 	}
 	app, srv, err := New(Deps{

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"messenger/handlers/realtime"
 	"messenger/models/store/storetest"
 )
 
@@ -32,4 +34,33 @@ func TestTwoInstancesDeliverAcross(t *testing.T) {
 	}
 	bobSock.sendJSON(`{"to":"alice","body":"and back"}`)
 	aliceSock.waitFor(0, "and back", `data-sender="bob"`)
+}
+
+// lostMessagePublishes is a PostgreSQL broker that loses every message event handed to Publish after
+// the commit, as an instance that dies between its commit and its own publish would.
+type lostMessagePublishes struct{ realtime.TxNotifier }
+
+func (b lostMessagePublishes) Publish(ctx context.Context, ev realtime.Event) error {
+	if ev.Kind == realtime.KindMessage {
+		return nil
+	}
+	return b.TxNotifier.Publish(ctx, ev)
+}
+
+// A message is announced by the transaction that stores it: the other instance shows it even when
+// the sending instance never publishes after its commit.
+func TestTwoInstancesMessageAnnouncedByItsCommit(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	lose := func(b realtime.TxNotifier) realtime.Broker { return lostMessagePublishes{b} }
+	one := startServer(t, testOptions{databaseURL: dbURL, pgBroker: true, wrapBroker: lose})
+	two := startServer(t, testOptions{databaseURL: dbURL, pgBroker: true, wrapBroker: lose})
+	aliceOnOne := one.signedUp("alice")
+	bobOnTwo := two.signedUp("bob")
+	bobSock := bobOnTwo.socket().ready()
+
+	aliceOnOne.send("bob", "committed and announced", "x-1")
+	frame, _ := bobSock.waitFor(0, "committed and announced", `data-client-id="x-1"`)
+	if !strings.Contains(frame, `data-sender="alice"`) {
+		t.Fatalf("fragment on the other instance: %s", frame)
+	}
 }

@@ -20,6 +20,15 @@ type Broker interface {
 	Run(ctx context.Context, deliver func(Event)) error
 }
 
+// TxNotifier is a Broker whose events a database transaction can send
+// itself, so that they commit with the change they announce (PostgreSQL:
+// pg_notify inside the transaction). Run still delivers them.
+type TxNotifier interface {
+	Broker
+	// Notifications encodes events as payloads of notifications on channel.
+	Notifications(events []Event) (channel string, payloads []string)
+}
+
 // publishQueueLimit bounds the events waiting to leave a broker, so a broker
 // that cannot deliver sheds load instead of growing without end.
 const publishQueueLimit = 10_000

@@ -35,7 +35,9 @@ type pgBroker struct {
 // database, over LISTEN/NOTIFY on the channel messenger_events. Run holds two
 // connections of its own: one listening, one publishing. Notifications are
 // sent outside the app's transactions because a NOTIFY inside one takes a
-// global lock at commit that serialises every commit in the database.
+// global lock at commit that serialises every commit in the database; the
+// exception is a batch of messages (see TxNotifier), whose one NOTIFY per
+// group commit is worth the lock.
 func NewPGBroker(databaseURL string, logger *slog.Logger) (Broker, error) {
 	config, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
@@ -50,10 +52,7 @@ func NewPGBroker(databaseURL string, logger *slog.Logger) (Broker, error) {
 // Publish encodes ev now, so an event that can never be sent is refused to
 // its publisher rather than dropped later.
 func (b *pgBroker) Publish(ctx context.Context, ev Event) error {
-	if err := checkPublishable(ev); err != nil {
-		return err
-	}
-	encoded, err := encodeEvent(ev)
+	encoded, err := encodePublishable(ev)
 	if err != nil {
 		return err
 	}
@@ -61,6 +60,13 @@ func (b *pgBroker) Publish(ctx context.Context, ev Event) error {
 		return ErrPublishQueueFull
 	}
 	return nil
+}
+
+func encodePublishable(ev Event) ([][]byte, error) {
+	if err := checkPublishable(ev); err != nil {
+		return nil, err
+	}
+	return encodeEvent(ev)
 }
 
 // encodeEvent returns ev as JSON; an event too big for one payload is split
@@ -88,6 +94,27 @@ func encodeEvent(ev Event) ([][]byte, error) {
 		return nil, err
 	}
 	return append(a, z...), nil
+}
+
+// Notifications encodes events as the payloads of notifications on the broker's channel, for a
+// database transaction to send itself (pg_notify) so that they commit with it. Events that cannot
+// be encoded are logged and left out.
+func (b *pgBroker) Notifications(events []Event) (channel string, payloads []string) {
+	var encoded [][]byte
+	for _, ev := range events {
+		e, err := encodePublishable(ev)
+		if err != nil {
+			b.log.Warn("realtime: event left out of a notification", "err", err)
+			continue
+		}
+		encoded = append(encoded, e...)
+	}
+	for len(encoded) > 0 {
+		payload, n := nextBatch(encoded)
+		payloads = append(payloads, payload)
+		encoded = encoded[n:]
+	}
+	return notifyChannel, payloads
 }
 
 // nextBatch joins as many leading events as fit into one payload, a JSON

@@ -64,6 +64,24 @@ type sender struct {
 	// transaction once the writer holds its lock.
 	batches atomic.Int64
 	inTx    func()
+	// announce, when set (PostgreSQL), turns a batch's messages into notifications sent inside its
+	// transaction.
+	announce func(msgs []models.ExtendedMessage) (channel string, payloads []string)
+}
+
+// AnnounceSends makes every send transaction on PostgreSQL pass the messages it writes to announce
+// and send the payloads it returns with pg_notify on channel before it commits: the commit and the
+// announcement are one, so no crash between them can leave a stored message unannounced to the other
+// instances (and a rolled-back message is never announced). announce runs on the committer, inside
+// the transaction: it must be quick and must not call the store. Call AnnounceSends before the first
+// send. It reports whether sends will be announced: false on SQLite, which has no other instances to
+// tell.
+func (s *Store) AnnounceSends(announce func(msgs []models.ExtendedMessage) (channel string, payloads []string)) bool {
+	if s.dialect != migrations.Postgres {
+		return false
+	}
+	s.send.announce = announce
+	return true
 }
 
 // SendMessage stores a message and returns it joined with both usernames. created is false when the
@@ -281,8 +299,8 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 
 	stmts := make(map[string]*sql.Stmt, len(batchSQL))
 	for kind, n := range map[string]int{"conv-insert": len(pairs), "conv-lock": len(pairs), "seq": len(pairs),
-		"messages": len(rows), "conv-last": len(pairs), "usernames": len(userIDs)} {
-		if kind == "conv-lock" && s.dialect != migrations.Postgres {
+		"messages": len(rows), "conv-last": len(pairs), "usernames": len(userIDs), "notify": 1} {
+		if (kind == "conv-lock" || kind == "notify") && s.dialect != migrations.Postgres {
 			continue
 		}
 		if stmts[kind], err = s.prepare(ctx, kind, n); err != nil {
@@ -432,6 +450,16 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 	for i := range msgs {
 		msgs[i].SenderUsername, msgs[i].RecipientUsername = users[msgs[i].SenderUserID], users[msgs[i].RecipientUserID]
 	}
+
+	// 6. The announcement, committed with the messages (PostgreSQL queues it until the commit).
+	if s.send.announce != nil {
+		channel, payloads := s.send.announce(msgs)
+		for _, p := range payloads {
+			if err := exec("notify", channel, p); err != nil {
+				return nil, nil, fmt.Errorf("notify: %w", err)
+			}
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
@@ -476,6 +504,7 @@ ON CONFLICT (sender_user_id, client_id) DO NOTHING RETURNING message_id, convers
 		return `WITH v (id, last) AS (VALUES ` + values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
 UPDATE conversations SET last_message_id = v.last, last_message_at = ? FROM v WHERE conversations.conversation_id = v.id`
 	},
+	"notify": func(int) string { return `SELECT pg_notify(?, ?)` },
 	"usernames": func(n int) string {
 		return `SELECT user_id, username FROM users WHERE user_id IN (` + strings.Repeat("?, ", n-1) + `?)`
 	},

@@ -1,11 +1,17 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"messenger/migrations"
 	"messenger/models"
@@ -248,5 +254,92 @@ func TestSQLiteCommitsAreDurable(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
 		}
+	}
+}
+
+// On PostgreSQL every committed message is announced by its own transaction, once, and a message
+// whose transaction rolled back is not: a listener hears exactly the stored messages, in commit order.
+func TestSendsAnnouncedInTheirTransaction(t *testing.T) {
+	s := storetest.Open(t, string(migrations.Postgres))
+	ctx := t.Context()
+	listener, err := pgx.Connect(ctx, s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, "LISTEN test_sends"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.AnnounceSends(func(msgs []models.ExtendedMessage) (string, []string) {
+		var ids []string
+		for _, m := range msgs {
+			ids = append(ids, strconv.FormatInt(m.MessageID, 10))
+		}
+		return "test_sends", []string{strings.Join(ids, ",")}
+	}) {
+		t.Fatal("AnnounceSends refused on PostgreSQL")
+	}
+	alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
+	dup := store.SendInput{SenderID: alice.UserID, RecipientID: bob.UserID, Body: "before", ClientID: "dup"}
+	before, _, err := s.SendMessage(ctx, dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := holdFirstBatch(s)
+	held := make(chan sent, 1)
+	go func() {
+		m, created, err := s.SendMessage(ctx, store.SendInput{SenderID: bob.UserID, RecipientID: alice.UserID, Body: "held"})
+		held <- sent{m, created, err}
+	}()
+	<-entered
+	// The retry of a stored message makes the batch's first attempt roll back: the ids that attempt
+	// took are never announced; the second attempt's are, once.
+	ins := []store.SendInput{dup}
+	for i := range 20 {
+		ins = append(ins, store.SendInput{SenderID: alice.UserID, RecipientID: bob.UserID, Body: fmt.Sprintf("m%d", i), ClientID: fmt.Sprintf("c%d", i)})
+	}
+	done := queueSends(t, s, ins)
+	close(release)
+	results := <-done
+	h := <-held
+	if h.err != nil {
+		t.Fatal(h.err)
+	}
+	if results[0].err != nil || results[0].created || results[0].msg.MessageID != before.MessageID {
+		t.Fatalf("retry: message %d created=%v err=%v, want message %d", results[0].msg.MessageID, results[0].created, results[0].err, before.MessageID)
+	}
+	want := []int64{before.MessageID, h.msg.MessageID}
+	for i, r := range results[1:] {
+		if r.err != nil || !r.created {
+			t.Fatalf("send %d: created=%v err=%v", i, r.created, r.err)
+		}
+		want = append(want, r.msg.MessageID)
+	}
+	last := send(t, s, bob, alice, "after") // heard last: notifications arrive in commit order
+	want = append(want, last.MessageID)
+
+	var heard []int64
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for !slices.Contains(heard, last.MessageID) {
+		n, err := listener.WaitForNotification(wait)
+		if err != nil {
+			t.Fatalf("heard %v, want %v: %v", heard, want, err)
+		}
+		for _, id := range strings.Split(n.Payload, ",") {
+			v, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				t.Fatalf("payload %q", n.Payload)
+			}
+			heard = append(heard, v)
+		}
+	}
+	slices.Sort(heard)
+	slices.Sort(want)
+	if !slices.Equal(heard, want) {
+		t.Errorf("heard %v, want each stored message once: %v", heard, want)
+	}
+	if s.Batches() != 4 {
+		t.Errorf("%d transactions committed, want 4 (before, held, the batch, after)", s.Batches())
 	}
 }
