@@ -121,8 +121,11 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	if target.Dialect == migrations.SQLite {
 		sqlDB.SetMaxOpenConns(1)
 	} else {
-		sqlDB.SetMaxOpenConns(40)
-		sqlDB.SetMaxIdleConns(10)
+		// A few connections per core of a small server keep it busy without thrashing it (sends use
+		// one: the committer's); as many kept idle as may be open, or every burst above the idle
+		// count would pay a new connection (TLS, authentication) per query.
+		sqlDB.SetMaxOpenConns(postgresConns)
+		sqlDB.SetMaxIdleConns(postgresConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
@@ -173,8 +176,13 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
-// sqliteReaders is the size of SQLite's pool of read-only connections.
-const sqliteReaders = 4
+const (
+	// sqliteReaders is the size of SQLite's pool of read-only connections.
+	sqliteReaders = 4
+	// postgresConns bounds an instance's PostgreSQL connections (two instances and their brokers stay
+	// well under the server's default max_connections of 100).
+	postgresConns = 20
+)
 
 // Close lets queued sends finish and releases the connections.
 func (s *Store) Close() error {
