@@ -168,3 +168,42 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOlderPage is the store's whole part of GET /chat/{username}/messages?before=ID (a page from
+// the middle of the history): partner, conversation, cursor and page, in History's one query.
+func BenchmarkOlderPage(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		for _, dialect := range storetest.Dialects {
+			b.Run(fmt.Sprintf("%s/messages=%d", dialect, n), func(b *testing.B) {
+				s, conv := seedConversation(b, dialect, n)
+				ctx := b.Context()
+				alice, err := s.UserByUsername(ctx, "alice")
+				if err != nil {
+					b.Fatal(err)
+				}
+				cursor := cursorAt(b, s, conv, int64(n/2))
+				load := func() {
+					h, err := s.History(ctx, alice.UserID, "bob", cursor, pageSize)
+					if err != nil || len(h.Messages) != pageSize || h.Messages[pageSize-1].Seq != int64(n/2-1) {
+						b.Fatalf("page of %d messages: %v", len(h.Messages), err)
+					}
+				}
+				load()
+				b.ReportAllocs()
+				for b.Loop() {
+					load()
+				}
+			})
+		}
+	}
+}
+
+// cursorAt is the id of the message at seq of the conversation.
+func cursorAt(b *testing.B, s *store.Store, conv, seq int64) int64 {
+	b.Helper()
+	msgs, err := s.MessagesAfter(b.Context(), conv, seq-1, 1)
+	if err != nil || len(msgs) != 1 {
+		b.Fatalf("message at seq %d: %v", seq, err)
+	}
+	return msgs[0].MessageID
+}
