@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"messenger/internal/syncbuf"
 )
 
 // The connection handed to a Fiber websocket handler must fit the hub.
@@ -280,27 +281,9 @@ func TestHubManySocketsConcurrently(t *testing.T) {
 	}
 }
 
-// syncBuffer lets a test read what the hub logged from other goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestSlowSocketIsClosedOthersUnaffected(t *testing.T) {
 	const queueSize, events = 4, 20
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	h := newTestHub(t, HubConfig{QueueSize: queueSize, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	slowConn := newFakeConn()
 	slowConn.block = true
