@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strings"
@@ -38,9 +39,17 @@ type Deps struct {
 	Broker realtime.Broker
 	// Timeouts of sessions; a zero field: its value in session.DefaultTimeouts.
 	Timeouts session.Timeouts
-	// LoginLimits throttles failed sign-ins; zero: defaultLoginLimits.
-	LoginLimits LoginLimits
-	// HashWorkers bounds concurrent password hashing; 0: the number of CPUs.
+	// LoginLimit is how many sign-ins may fail per account and client address in 15 minutes (an
+	// address may fail ten times as many over all accounts); 0: 10; NoLimit: no limit.
+	LoginLimit int
+	// RegisterLimit is how many accounts one client address may register in an hour; 0: 10; NoLimit: no
+	// limit.
+	RegisterLimit int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (and X-Forwarded-Host and -Proto) is
+	// believed; none: the peer is the client.
+	TrustedProxies []netip.Prefix
+	// HashWorkers bounds concurrent password hashing; 0: one less than the number of CPUs (at least
+	// one), so a flood of sign-ins always leaves the chat a core.
 	HashWorkers int
 	// HashQueueWait is how long a sign-in or registration waits for a hashing slot before it is
 	// answered "busy"; 0: 10 seconds.
@@ -73,7 +82,7 @@ type Server struct {
 	hub        *realtime.Hub
 	broker     realtime.Broker
 	instanceID string
-	throttle   *loginThrottle
+	throttle   *throttle
 	hasher     *hasher
 	dummyHash  string
 	origin     string
@@ -87,6 +96,8 @@ type Server struct {
 	addrSockets *addressSockets
 	// sendsAnnounced: new messages are announced by the transaction that stores them.
 	sendsAnnounced bool
+	// trustedProxies are the peers whose X-Forwarded-For names the client (clientAddr).
+	trustedProxies []netip.Prefix
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -99,11 +110,8 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.LoginLimits == (LoginLimits{}) {
-		d.LoginLimits = defaultLoginLimits
-	}
 	if d.HashWorkers <= 0 {
-		d.HashWorkers = runtime.NumCPU()
+		d.HashWorkers = max(1, runtime.NumCPU()-1)
 	}
 	if d.HashQueueWait <= 0 {
 		d.HashQueueWait = 10 * time.Second
@@ -131,18 +139,19 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	}
 	d.Flow = d.Flow.withDefaults()
 	s := &Server{
-		store:      d.Store,
-		log:        d.Logger,
-		sessions:   &session.Manager{Store: session.NewDBStore(d.Store, d.SessionKeys, secure, d.Timeouts), Origin: origin},
-		broker:     d.Broker,
-		instanceID: newInstanceID(),
-		throttle:   newLoginThrottle(d.LoginLimits),
-		hasher:     newHasher(d.HashWorkers, d.HashQueueWait),
-		origin:     origin,
-		recent:     newRecentMessages(1024),
-		sweepEvery: d.SessionSweep,
-		regMode:    d.Registration,
-		pongWait:   d.PongWait,
+		store:          d.Store,
+		log:            d.Logger,
+		sessions:       &session.Manager{Store: session.NewDBStore(d.Store, d.SessionKeys, secure, d.Timeouts), Origin: origin},
+		broker:         d.Broker,
+		instanceID:     newInstanceID(),
+		throttle:       newThrottle(d.Store, d.LoginLimit, d.RegisterLimit),
+		hasher:         newHasher(d.HashWorkers, d.HashQueueWait),
+		origin:         origin,
+		recent:         newRecentMessages(1024),
+		sweepEvery:     d.SessionSweep,
+		regMode:        d.Registration,
+		trustedProxies: d.TrustedProxies,
+		pongWait:       d.PongWait,
 
 		flow:        newFlowControl(d.Flow),
 		addrSockets: newAddressSockets(d.Flow.SocketsPerAddress),
@@ -182,6 +191,10 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
+		// Fiber reads X-Forwarded-Host and -Proto (the expected Origin without BASE_URL) only from these;
+		// the client address is ours to read (clientAddr): Fiber's would take the leftmost, forgeable one.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          prefixStrings(d.TrustedProxies),
 	})
 	app.Use(recover.New())
 	app.Use(s.securityHeaders)
@@ -239,6 +252,14 @@ func parseBaseURL(raw string) (origin string, secure bool, err error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), u.Scheme == "https", nil
 }
 
+func prefixStrings(prefixes []netip.Prefix) []string {
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.String()
+	}
+	return out
+}
+
 func newInstanceID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -249,6 +270,7 @@ func newInstanceID() string {
 // until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	go s.sessions.Sweep(ctx, s.sweepEvery, func(err error) { s.log.Error("sweep sessions", "err", err) })
+	go s.sweepThrottles(ctx)
 	go s.heartbeat(ctx)
 	for ctx.Err() == nil {
 		if err := s.broker.Run(ctx, s.deliver); err != nil && ctx.Err() == nil {

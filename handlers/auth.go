@@ -3,11 +3,14 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/unicode/norm"
 
 	"messenger/handlers/realtime"
 	"messenger/handlers/session"
@@ -20,6 +23,7 @@ const (
 	msgWrongLogin = "Wrong username or password."
 	msgThrottled  = "Too many failed sign-in attempts. Wait a few minutes, then try again."
 	msgBusy       = "Messenger is busy right now. Please try again in a moment."
+	msgRegistered = "Too many accounts were created from your network lately. Try again later."
 )
 
 // activeWindow is how long a user counts as online after a page request without a socket (plain
@@ -49,13 +53,18 @@ func (s *Server) login(c *fiber.Ctx) error {
 		form.Error = "The form contains invalid characters."
 		return s.renderLogin(c, http.StatusUnprocessableEntity, form)
 	}
-	account := models.UsernameKey(username)
-	ip := c.IP()
-	if !s.throttle.Allowed(account, ip) {
-		form.Error = msgThrottled
-		return s.renderLogin(c, http.StatusTooManyRequests, form)
+	if msg := loginTooLong(username, password); msg != "" {
+		form.Error = msg
+		return s.renderLogin(c, http.StatusUnprocessableEntity, form)
 	}
-	user, err := s.store.UserByUsername(c.UserContext(), username)
+	ctx := c.UserContext()
+	client := s.clientAddr(c)
+	account, addr := models.UsernameKey(username), addressKey(client)
+	if err := s.throttle.loginAttempt(ctx, account, addr); err != nil {
+		form.Error = msgThrottled
+		return refuseTooMany(c, err, func(status int) error { return s.renderLogin(c, status, form) })
+	}
+	user, err := s.store.UserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -65,12 +74,15 @@ func (s *Server) login(c *fiber.Ctx) error {
 		hash = user.Password
 	}
 	var ok bool
-	err = s.hasher.do(c.UserContext(), func() error {
+	err = s.hasher.do(ctx, func() error {
 		var verr error
 		ok, verr = models.VerifyPassword(password, hash)
 		return verr
 	})
 	if errors.Is(err, errHasherBusy) {
+		if err := s.throttle.loginNotFailed(ctx, account, addr, false); err != nil {
+			return err
+		}
 		form.Error = msgBusy
 		return s.renderLogin(c, http.StatusServiceUnavailable, form)
 	}
@@ -78,12 +90,27 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok || user.UserID == 0 {
-		s.throttle.Failed(account, ip)
+		// One line fail2ban can match: the address first, so nothing typed as a username can pose as it.
+		s.log.Warn("sign-in failed", "client", client.String(), "username", username)
 		form.Error = msgWrongLogin
 		return s.renderLogin(c, http.StatusUnauthorized, form)
 	}
-	s.throttle.Succeeded(account)
+	if err := s.throttle.loginNotFailed(ctx, account, addr, true); err != nil {
+		return err
+	}
 	return s.signIn(c, user)
+}
+
+// loginTooLong refuses what no account can have, a username or password longer than registration
+// allows, before anything is counted, stored or hashed.
+func loginTooLong(username, password string) string {
+	if utf8.RuneCountInString(norm.NFKC.String(strings.TrimSpace(username))) > models.UsernameMaxLen {
+		return fmt.Sprintf("Username must be at most %d characters.", models.UsernameMaxLen)
+	}
+	if utf8.RuneCountInString(password) > models.PasswordMaxLen {
+		return fmt.Sprintf("Password must be at most %d characters.", models.PasswordMaxLen)
+	}
+	return ""
 }
 
 func (s *Server) signIn(c *fiber.Ctx, user models.User) error {
@@ -147,6 +174,12 @@ func (s *Server) register(c *fiber.Ctx) error {
 		form.Error = "Please correct the fields marked below."
 		return s.renderRegister(c, http.StatusUnprocessableEntity, form)
 	}
+	// Counted before the costly hash; a registration that does not happen is taken back below.
+	addr := addressKey(s.clientAddr(c))
+	if err := s.throttle.hit(c.UserContext(), s.throttle.registers, addr); err != nil {
+		form.Error = msgRegistered
+		return refuseTooMany(c, err, func(status int) error { return s.renderRegister(c, status, form) })
+	}
 	err = s.hasher.do(c.UserContext(), func() error {
 		// A name taken while this request queued for a slot is refused without the costly hash.
 		if taken, err := s.store.UsernameTaken(c.UserContext(), user.Username); err != nil {
@@ -158,12 +191,15 @@ func (s *Server) register(c *fiber.Ctx) error {
 		user.Password, herr = models.HashPassword(raw["password"])
 		return herr
 	})
+	if err == nil {
+		err = s.createUser(c.UserContext(), &user, invite)
+	}
+	if err != nil {
+		err = errors.Join(err, s.throttle.undo(c.UserContext(), s.throttle.registers, addr))
+	}
 	if errors.Is(err, errHasherBusy) {
 		form.Error = msgBusy
 		return s.renderRegister(c, http.StatusServiceUnavailable, form)
-	}
-	if err == nil {
-		err = s.createUser(c.UserContext(), &user, invite)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		form.Errors.Set("username", "That username is taken. Try another.")

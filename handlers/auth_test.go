@@ -178,7 +178,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 }
 
 func TestLoginThrottledPerAccount(t *testing.T) {
-	ts := startServer(t, testOptions{loginLimits: LoginLimits{PerAccount: 5, PerIP: 50, Window: time.Minute}})
+	ts := startServer(t, testOptions{loginLimit: 5})
 	ts.signedUp("victim")
 	ts.signedUp("bystander")
 	attacker := ts.browser()

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,7 +13,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// NoLimit in a FlowLimits field lifts that limit (the environment says 0).
+// NoLimit in a limit field (FlowLimits, Deps.LoginLimit, Deps.RegisterLimit) lifts that limit (the
+// environment says 0).
 const NoLimit = -1
 
 // FlowLimits bounds what one user, one session and one client address may ask of the server. A zero
@@ -227,9 +227,4 @@ func (a *addressSockets) release(addr string) {
 	if a.n[addr]--; a.n[addr] <= 0 {
 		delete(a.n, addr)
 	}
-}
-
-// clientAddr is the address a request came from, as the limits key it.
-func (s *Server) clientAddr(c *fiber.Ctx) string {
-	return strings.Clone(c.IP())
 }

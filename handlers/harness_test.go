@@ -2,11 +2,13 @@ package handlers
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -35,11 +37,16 @@ type testOptions struct {
 	databaseURL string // share a database between servers (several instances)
 	pgBroker    bool   // carry events through PostgreSQL LISTEN/NOTIFY
 	// wrapBroker, when set, replaces the PostgreSQL broker with what it returns (faults).
-	wrapBroker  func(realtime.TxNotifier) realtime.Broker
-	loginLimits LoginLimits
-	timeouts    session.Timeouts
-	routes      func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
-	sweep       time.Duration
+	wrapBroker func(realtime.TxNotifier) realtime.Broker
+	loginLimit int // as Deps.LoginLimit
+	// registerLimit as Deps.RegisterLimit, except that 0 is no limit: tests register many users from
+	// one address.
+	registerLimit  int
+	trustedProxies []netip.Prefix
+	log            io.Writer // the server's log; nil: discarded
+	timeouts       session.Timeouts
+	routes         func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
+	sweep          time.Duration
 	// registration is REGISTRATION; empty: open.
 	registration Registration
 	flow         FlowLimits
@@ -70,20 +77,28 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 			broker = opts.wrapBroker(broker.(realtime.TxNotifier))
 		}
 	}
+	if opts.registerLimit == 0 {
+		opts.registerLimit = NoLimit
+	}
+	if opts.log == nil {
+		opts.log = io.Discard
+	}
 	app, srv, err := New(Deps{
-		Broker:       broker,
-		Store:        db,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		SessionKeys:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
-		LoginLimits:  opts.loginLimits,
-		Timeouts:     opts.timeouts,
-		OfflineGrace: 200 * time.Millisecond,
-		SessionSweep: opts.sweep,
-		PingEvery:    opts.pingEvery,
-		PongWait:     opts.pongWait,
-		WriteTimeout: opts.writeTimeout,
-		Registration: opts.registration,
-		Flow:         opts.flow,
+		Broker:         broker,
+		Store:          db,
+		Logger:         slog.New(slog.NewTextHandler(opts.log, nil)),
+		SessionKeys:    [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		LoginLimit:     opts.loginLimit,
+		RegisterLimit:  opts.registerLimit,
+		TrustedProxies: opts.trustedProxies,
+		Timeouts:       opts.timeouts,
+		OfflineGrace:   200 * time.Millisecond,
+		SessionSweep:   opts.sweep,
+		PingEvery:      opts.pingEvery,
+		PongWait:       opts.pongWait,
+		WriteTimeout:   opts.writeTimeout,
+		Registration:   opts.registration,
+		Flow:           opts.flow,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
 		// be turned away as busy.
 		HashQueueWait: 5 * time.Minute,
@@ -232,4 +247,27 @@ func eachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) { fn(t, d) })
 	}
+}
+
+// countRows counts a table's rows through a handle of its own, as an operator would look.
+func (ts *testServer) countRows(table string) int {
+	ts.t.Helper()
+	target, err := store.ParseURL(ts.store.URL())
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	driver := "pgx"
+	if target.Dialect == "sqlite" {
+		driver = "sqlite"
+	}
+	db, err := sql.Open(driver, target.DSN)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		ts.t.Fatal(err)
+	}
+	return n
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"database/sql"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,38 +11,15 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"messenger/handlers/session"
-	"messenger/models/store"
 	"messenger/models/store/storetest"
 )
-
-func countSessions(t *testing.T, ts *testServer) int {
-	t.Helper()
-	target, err := store.ParseURL(ts.store.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver := "pgx"
-	if target.Dialect == "sqlite" {
-		driver = "sqlite"
-	}
-	db, err := sql.Open(driver, target.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // Anonymous visitors carry their CSRF token in a signed cookie: no row until sign-in, and sign-in
 // still works with the token from the form (no JavaScript) and from the htmx header.
 func TestAnonymousVisitorsWriteNoSessionRow(t *testing.T) {
 	ts := startServer(t, testOptions{})
 	ts.signedUp("owner")
-	before := countSessions(t, ts)
+	before := ts.countRows("sessions")
 	for i := 0; i < 100; i++ {
 		b := ts.browser()
 		if r := b.get("/login"); r.status != http.StatusOK || len(r.header.Values("Set-Cookie")) != 1 {
@@ -53,7 +29,7 @@ func TestAnonymousVisitorsWriteNoSessionRow(t *testing.T) {
 	if r := ts.browser().get("/register"); r.status != http.StatusOK {
 		t.Fatalf("GET /register: %d", r.status)
 	}
-	if after := countSessions(t, ts); after != before {
+	if after := ts.countRows("sessions"); after != before {
 		t.Fatalf("cookie-less GETs of /login wrote sessions: %d rows, was %d", after, before)
 	}
 	creds := url.Values{"username": {"owner"}, "password": {"a long enough password"}}
@@ -71,7 +47,7 @@ func TestAnonymousVisitorsWriteNoSessionRow(t *testing.T) {
 	if r := ts.browser().do(http.MethodPost, "/login", creds, nil); r.status != http.StatusForbidden {
 		t.Fatalf("login without a token: %d", r.status)
 	}
-	if after := countSessions(t, ts); after != before+2 {
+	if after := ts.countRows("sessions"); after != before+2 {
 		t.Fatalf("%d session rows after two sign-ins, want %d", after, before+2)
 	}
 }
@@ -114,7 +90,7 @@ func TestRequestInFlightCannotUndoLogout(t *testing.T) {
 	if r := replay.get("/"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
 		t.Fatalf("the logged-out cookie works again after the slow request: %d", r.status)
 	}
-	if n := countSessions(t, ts); n != 0 {
+	if n := ts.countRows("sessions"); n != 0 {
 		t.Fatalf("%d session rows after logout, want 0", n)
 	}
 }

@@ -114,7 +114,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	}
 	if current == "" {
 		form.Errors.Set("current_password", "Enter your current password.")
-	} else if !validUTF8Form(current) {
+	} else if !validUTF8Form(current) || loginTooLong("", current) != "" {
 		form.Errors.Set("current_password", "That is not your current password.")
 	}
 	if msg := models.CheckPassword(next, me.Username); msg != "" {
@@ -123,14 +123,16 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	if form.Errors.Any() {
 		return answer(http.StatusUnprocessableEntity)
 	}
-	account, ip := models.UsernameKey(me.Username), c.IP()
-	if !s.throttle.Allowed(account, ip) {
+	// The same budget as signing in to the account from this address, counted before hashing.
+	ctx := c.UserContext()
+	account, addr := models.UsernameKey(me.Username), addressKey(s.clientAddr(c))
+	if err := s.throttle.loginAttempt(ctx, account, addr); err != nil {
 		form.Error = msgThrottled
-		return answer(http.StatusTooManyRequests)
+		return refuseTooMany(c, err, answer)
 	}
 	var ok bool
 	var hash string
-	err := s.hasher.do(c.UserContext(), func() error {
+	err := s.hasher.do(ctx, func() error {
 		var err error
 		if ok, err = models.VerifyPassword(current, me.Password); err != nil || !ok {
 			return err
@@ -139,6 +141,9 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		return err
 	})
 	if errors.Is(err, errHasherBusy) {
+		if err := s.throttle.loginNotFailed(ctx, account, addr, false); err != nil {
+			return err
+		}
 		form.Error = msgBusy
 		return answer(http.StatusServiceUnavailable)
 	}
@@ -146,9 +151,11 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok {
-		s.throttle.Failed(account, ip)
 		form.Errors.Set("current_password", "That is not your current password.")
 		return answer(http.StatusUnprocessableEntity)
+	}
+	if err := s.throttle.loginNotFailed(ctx, account, addr, true); err != nil {
+		return err
 	}
 	if err := s.store.SetPassword(c.UserContext(), me.UserID, hash); err != nil {
 		return err

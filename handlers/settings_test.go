@@ -177,7 +177,7 @@ func TestChangePassword(t *testing.T) {
 // A wrong current password counts as a failed sign-in of the account: guessing it from a stolen
 // session is throttled like guessing at the login form.
 func TestWrongCurrentPasswordIsThrottled(t *testing.T) {
-	ts := startServer(t, testOptions{loginLimits: LoginLimits{PerAccount: 3, PerIP: 100, Window: time.Minute}})
+	ts := startServer(t, testOptions{loginLimit: 3})
 	a := ts.signedUp("alice")
 	for i := range 3 {
 		if r := a.post("/settings", "/settings/password", url.Values{"current_password": {"guess " + string(rune('a'+i))}, "new_password": {"a brand new pass phrase"}}); r.status != http.StatusUnprocessableEntity {

@@ -48,7 +48,7 @@ func (s *Server) upgrade(c *fiber.Ctx) error {
 	if !s.sessions.CheckOrigin(c) {
 		return session.ErrOrigin
 	}
-	addr := s.clientAddr(c)
+	addr := s.clientAddr(c).String()
 	if s.addrSockets.full(addr) {
 		return errorf(http.StatusTooManyRequests, "Too many Messenger pages are open from your address. Close some and reload this one.")
 	}

@@ -128,6 +128,8 @@ func (r *registrar) registerOnce(ctx context.Context, username string) (http.Coo
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return nil, errBusy
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return nil, errors.New("POST /register: 429, the server limits registrations per address: start it with REGISTER_LIMIT=0")
 	case resp.StatusCode != http.StatusSeeOther:
 		msg := ""
 		if m := alertRE.FindSubmatch(body); m != nil {

@@ -17,7 +17,7 @@
 //
 //	go run ./cmd/messenger-load -spawn -users 200 -pairs 100 -duration 30s -rate 2
 //	go run ./cmd/messenger-load -spawn -db postgres -database-url "$TEST_DATABASE_URL"
-//	go run ./cmd/messenger-load -url http://127.0.0.1:8080 -pid "$(pidof messenger)"
+//	go run ./cmd/messenger-load -url http://127.0.0.1:8080 -pid "$(pidof messenger)" # started with REGISTER_LIMIT=0
 //
 // Exit status: 0 when every message was delivered once, 3 when some were lost or duplicated, 1 when
 // the run could not be done, 2 for bad flags.

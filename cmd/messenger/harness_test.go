@@ -5,7 +5,6 @@ package main
 // headless Chromium driven through chromedp, one browser process per person so cookies never mix.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +28,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"messenger/internal/syncbuf"
 	"messenger/models/store/storetest"
 )
 
@@ -116,7 +116,7 @@ type testServer struct {
 	URL  string // http://127.0.0.1:PORT
 	dir  string
 	env  []string
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -146,14 +146,15 @@ func startServer(t *testing.T, dialect string, env ...string) *testServer {
 	env = []string{}
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case "ADDR", "DATABASE_URL", "SESSION_KEYS", "SESSION_KEY_FILE", "BASE_URL", "REGISTRATION":
+		case "ADDR", "DATABASE_URL", "SESSION_KEYS", "SESSION_KEY_FILE", "BASE_URL", "REGISTRATION", "LOGIN_LIMIT", "REGISTER_LIMIT", "TRUSTED_PROXIES":
 			continue
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "ADDR="+addr, "DATABASE_URL="+dbURL, "SESSION_KEY_FILE="+filepath.Join(dir, "session.key"))
+	// Every test user registers from 127.0.0.1.
+	env = append(env, "ADDR="+addr, "DATABASE_URL="+dbURL, "SESSION_KEY_FILE="+filepath.Join(dir, "session.key"), "REGISTER_LIMIT=0")
 	env = append(env, extra...)
-	s := &testServer{t: t, bin: bin, URL: "http://" + addr, dir: dir, env: env, logs: &syncBuffer{}}
+	s := &testServer{t: t, bin: bin, URL: "http://" + addr, dir: dir, env: env, logs: &syncbuf.Buffer{}}
 	t.Cleanup(func() {
 		s.stop(syscall.SIGTERM)
 		if t.Failed() {
@@ -269,23 +270,6 @@ func (s *testServer) restart(sig syscall.Signal) {
 		s.t.Errorf("the server took %v to exit on SIGTERM", took)
 	}
 	s.launch()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -163,6 +164,10 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	deps, err := limitsFromEnv()
+	if err != nil {
+		return err
+	}
 	db, err := openStore(ctx, log)
 	if err != nil {
 		return err
@@ -179,10 +184,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			return err
 		}
 	}
-	app, srv, err := handlers.New(handlers.Deps{
-		Store: db, Logger: log, SessionKeys: keys, BaseURL: os.Getenv("BASE_URL"), Broker: broker,
-		Registration: registration, Flow: flow,
-	})
+	deps.Store, deps.Logger, deps.SessionKeys, deps.BaseURL, deps.Broker = db, log, keys, os.Getenv("BASE_URL"), broker
+	deps.Registration, deps.Flow = registration, flow
+	app, srv, err := handlers.New(deps)
 	if err != nil {
 		return err
 	}
@@ -206,6 +210,35 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		log.Warn("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// limitsFromEnv reads what bounds a client's cost: LOGIN_LIMIT and REGISTER_LIMIT (unset: the
+// defaults; 0: no limit) and TRUSTED_PROXIES (comma-separated CIDRs or addresses; unset: none).
+func limitsFromEnv() (handlers.Deps, error) {
+	var d handlers.Deps
+	for key, dst := range map[string]*int{"LOGIN_LIMIT": &d.LoginLimit, "REGISTER_LIMIT": &d.RegisterLimit} {
+		n, err := envLimit(key, false)
+		if err != nil {
+			return d, err
+		}
+		*dst = int(n)
+	}
+	for _, part := range strings.Split(os.Getenv("TRUSTED_PROXIES"), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(part)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return d, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR (10.0.0.0/8) or an address", part)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		d.TrustedProxies = append(d.TrustedProxies, prefix.Masked())
+	}
+	return d, nil
 }
 
 func envOr(key, fallback string) string {
