@@ -63,7 +63,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, hash string) erro
 // CountOtherSessions is how many live sessions a user has besides the one named exceptHash.
 func (s *Store) CountOtherSessions(ctx context.Context, userID int64, exceptHash string) (int64, error) {
 	var n int64
-	err := s.q(ctx).Model(&models.Session{}).Where("user_id = ? AND id_hash <> ? AND expires_at > ?", userID, exceptHash, now()).
+	err := s.r(ctx).Model(&models.Session{}).Where("user_id = ? AND id_hash <> ? AND expires_at > ?", userID, exceptHash, now()).
 		Count(&n).Error
 	return n, wrap("count other sessions", err)
 }

@@ -57,7 +57,7 @@ func (s *Store) CreateInvite(ctx context.Context, ttl time.Duration) (string, er
 // CheckInvite reports whether a token can still be used: nil, ErrNotFound, ErrInviteUsed or
 // ErrInviteExpired. Only CreateUserWithInvite spends it.
 func (s *Store) CheckInvite(ctx context.Context, token string) error {
-	return wrap("check invite", checkInvite(s.q(ctx), token))
+	return wrap("check invite", checkInvite(s.r(ctx), token))
 }
 
 func checkInvite(tx *gorm.DB, token string) error {
