@@ -151,6 +151,8 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok {
+		// The line fail2ban matches for a failed sign-in: a wrong password for this account all the same.
+		s.log.Warn("sign-in failed", "client", s.clientAddr(c).String(), "username", me.Username)
 		form.Errors.Set("current_password", "That is not your current password.")
 		return answer(http.StatusUnprocessableEntity)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"messenger/handlers/session"
+	"messenger/internal/syncbuf"
 	"messenger/models/store/storetest"
 )
 
@@ -175,14 +176,18 @@ func TestChangePassword(t *testing.T) {
 }
 
 // A wrong current password counts as a failed sign-in of the account: guessing it from a stolen
-// session is throttled like guessing at the login form.
+// session is throttled like guessing at the login form, and logged in the line fail2ban reads.
 func TestWrongCurrentPasswordIsThrottled(t *testing.T) {
-	ts := startServer(t, testOptions{loginLimit: 3})
+	logs := &syncbuf.Buffer{}
+	ts := startServer(t, testOptions{loginLimit: 3, log: logs})
 	a := ts.signedUp("alice")
 	for i := range 3 {
 		if r := a.post("/settings", "/settings/password", url.Values{"current_password": {"guess " + string(rune('a'+i))}, "new_password": {"a brand new pass phrase"}}); r.status != http.StatusUnprocessableEntity {
 			t.Fatalf("guess %d: %d, want 422", i, r.status)
 		}
+	}
+	if log := logs.String(); !strings.Contains(log, `level=WARN msg="sign-in failed" client=127.0.0.1 username=alice`) || strings.Contains(log, "guess a") {
+		t.Fatalf("no fail2ban line for a wrong current password, or the guess is in the log:\n%s", log)
 	}
 	r := a.post("/settings", "/settings/password", url.Values{"current_password": {testPassword}, "new_password": {"a brand new pass phrase"}})
 	if r.status != http.StatusTooManyRequests || alertText(r.body) == "" {
