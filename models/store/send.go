@@ -59,7 +59,7 @@ type sender struct {
 	closed bool
 	queue  chan *sendRequest
 	done   chan struct{}
-	stmts  sync.Map // stmtKey -> *sql.Stmt, prepared on the writer
+	texts  sync.Map // stmtKey -> statement text
 	// batches counts committed transactions; inTx, when set (tests), runs inside each batch's
 	// transaction once the writer holds its lock.
 	batches atomic.Int64
@@ -297,16 +297,8 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 	}
 	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.low, b.low), cmp.Compare(a.high, b.high)) })
 
-	stmts := make(map[string]*sql.Stmt, len(batchSQL))
-	for kind, n := range map[string]int{"conv-insert": len(pairs), "conv-lock": len(pairs), "seq": len(pairs),
-		"messages": len(rows), "conv-last": len(pairs), "usernames": len(userIDs), "notify": 1} {
-		if (kind == "conv-lock" || kind == "notify") && s.dialect != migrations.Postgres {
-			continue
-		}
-		if stmts[kind], err = s.prepare(ctx, kind, n); err != nil {
-			return nil, nil, err
-		}
-	}
+	sizes := map[string]int{"conv-insert": len(pairs), "conv-lock": len(pairs), "seq": len(pairs),
+		"messages": len(rows), "conv-last": len(pairs), "usernames": len(userIDs), "notify": 1}
 
 	tx, err := s.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
@@ -318,11 +310,11 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		}
 	}()
 	exec := func(kind string, args ...any) error {
-		_, err := tx.StmtContext(ctx, stmts[kind]).ExecContext(ctx, args...)
+		_, err := tx.ExecContext(ctx, s.batchText(kind, sizes[kind]), args...)
 		return err
 	}
 	query := func(kind string, scan func(*sql.Rows) error, args ...any) error {
-		q, err := tx.StmtContext(ctx, stmts[kind]).QueryContext(ctx, args...)
+		q, err := tx.QueryContext(ctx, s.batchText(kind, sizes[kind]), args...)
 		if err != nil {
 			return err
 		}
@@ -515,22 +507,17 @@ type stmtKey struct {
 	n    int
 }
 
-// prepare returns the statement of kind for n rows, prepared once on the writer pool. It must be
-// called outside a transaction: SQLite's writer pool has one connection, which a transaction holds.
-func (s *Store) prepare(ctx context.Context, kind string, n int) (*sql.Stmt, error) {
+// batchText returns the statement of kind for n rows, built once. The text is not prepared here:
+// pgx keeps its own bounded cache of prepared statements per connection, and SQLite's driver parses
+// every call whatever database/sql is given.
+func (s *Store) batchText(kind string, n int) string {
 	key := stmtKey{kind, n}
-	if st, ok := s.send.stmts.Load(key); ok {
-		return st.(*sql.Stmt), nil
+	if q, ok := s.send.texts.Load(key); ok {
+		return q.(string)
 	}
-	st, err := s.sqlDB.PrepareContext(ctx, rebind(s.dialect, batchSQL[kind](n)))
-	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", kind, err)
-	}
-	if prev, loaded := s.send.stmts.LoadOrStore(key, st); loaded {
-		st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
+	q := rebind(s.dialect, batchSQL[kind](n))
+	s.send.texts.Store(key, q)
+	return q
 }
 
 // rebind turns ? placeholders into PostgreSQL's $1, $2… when needed.

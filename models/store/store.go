@@ -187,10 +187,6 @@ const (
 // Close lets queued sends finish and releases the connections.
 func (s *Store) Close() error {
 	s.stopCommitter()
-	s.send.stmts.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
-		return true
-	})
 	err := s.sqlDB.Close()
 	if s.readerDB != s.sqlDB {
 		err = errors.Join(err, s.readerDB.Close())
