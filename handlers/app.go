@@ -87,6 +87,9 @@ type Server struct {
 	dummyHash  string
 	origin     string
 	recent     *recentMessages
+	users      *userCache
+	presence   *presence
+	reads      *readQueue
 	sweepEvery time.Duration
 	regMode    Registration // who may create an account
 	pongWait   time.Duration
@@ -148,6 +151,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		hasher:         newHasher(d.HashWorkers, d.HashQueueWait),
 		origin:         origin,
 		recent:         newRecentMessages(1024),
+		users:          newUserCache(),
+		presence:       newPresence(),
+		reads:          newReadQueue(),
 		sweepEvery:     d.SessionSweep,
 		regMode:        d.Registration,
 		trustedProxies: d.TrustedProxies,
@@ -272,6 +278,8 @@ func (s *Server) Run(ctx context.Context) {
 	go s.sessions.Sweep(ctx, s.sweepEvery, func(err error) { s.log.Error("sweep sessions", "err", err) })
 	go s.sweepThrottles(ctx)
 	go s.heartbeat(ctx)
+	go s.publishPresence(ctx)
+	go s.markReads(ctx)
 	for ctx.Err() == nil {
 		if err := s.broker.Run(ctx, s.deliver); err != nil && ctx.Err() == nil {
 			s.log.Error("event broker stopped; restarting", "err", err)

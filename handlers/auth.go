@@ -118,7 +118,7 @@ func (s *Server) signIn(c *fiber.Ctx, user models.User) error {
 	if err := s.store.TouchUser(c.UserContext(), user.UserID, time.Now().UTC().Add(activeWindow)); err != nil {
 		return err
 	}
-	s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, ActorID: user.UserID, Online: true})
+	s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, Up: []int64{user.UserID}})
 	s.log.Info("signed in", "user_id", user.UserID)
 	return c.Redirect("/", http.StatusSeeOther)
 }
@@ -209,6 +209,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("registered", "user_id", user.UserID)
+	// Everyone signed in sees the newcomer's row appear.
+	newcomer := user
+	newcomer.Password = ""
+	s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindUser, ActorID: user.UserID, Actor: &newcomer})
 	return s.signIn(c, user)
 }
 

@@ -227,7 +227,7 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 	// client id announces the stored message again: pages catch up by sequence, so a second
 	// announcement shows nothing twice and covers a first one lost in a crash.
 	if !created || !s.sendsAnnounced {
-		s.publish(ctx, messageEvent(msg))
+		s.publish(ctx, s.liveMessageEvent(ctx, msg, sender, recipient))
 	}
 	return msg, nil
 }
@@ -236,6 +236,21 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 func messageEvent(msg models.ExtendedMessage) realtime.Event {
 	return realtime.Event{Kind: realtime.KindMessage, Users: []int64{msg.SenderUserID, msg.RecipientUserID},
 		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: msg.SenderUserID}
+}
+
+// liveMessageEvent is messageEvent with everything the message's fragments show, so that no socket asks
+// the database: the message, both users and each one's unread count in the conversation. What crosses
+// instances is the ids and the counts; an instance that gets only ids loads the rest once (deliver).
+func (s *Server) liveMessageEvent(ctx context.Context, msg models.ExtendedMessage, sender, recipient models.User) realtime.Event {
+	ev := messageEvent(msg)
+	ev.Message, ev.Sender, ev.Receiver = &msg, &sender, &recipient
+	var err error
+	ev.SenderUnread, ev.RecipientUnread, err = s.store.UnreadBetween(ctx, msg.SenderUserID, msg.RecipientUserID)
+	if err != nil {
+		// The message is stored: announce it; the counts are right again at the next page load.
+		s.log.Warn("unread counts for a live row", "user_id", sender.UserID, "err", err)
+	}
+	return ev
 }
 
 // publish hands an event to the broker. The data is committed already; a lost event costs liveness,

@@ -22,10 +22,11 @@ import (
 )
 
 const (
-	// The statements the page and the socket read their messages with (store.MessagesBefore and
-	// store.MessagesAfter), as PostgreSQL receives them.
-	pageQuery    = "ORDER BY m.seq DESC LIMIT"
-	catchUpQuery = "ORDER BY m.seq LIMIT"
+	// The statements the page reads its messages with (store.MessagesBefore) and the conversation is
+	// marked read with, as PostgreSQL receives them.
+	pageQuery = "ORDER BY m.seq DESC LIMIT"
+	// store.MarkRead.
+	markReadQuery = "UPDATE messages SET unread"
 )
 
 // Drill: mark-read racing a new message. Alice's message commits after bob's page read its messages
@@ -73,9 +74,9 @@ func TestMarkReadRacingANewMessageOnThePage(t *testing.T) {
 	}
 }
 
-// Drill: the same race on the socket. Bob's open conversation is delivered alice's second message;
-// her third commits while the socket reads what to push. The second is marked read, the third only
-// once the socket has pushed it.
+// Drill: the same race on the socket. Bob's open conversation is pushed alice's second message, and
+// the socket's mark-read (off its writer, up to the seq it pushed) is held while her third commits and
+// is pushed: the second is read, the third only once the mark that covers it runs.
 func TestMarkReadRacingANewMessageOnTheSocket(t *testing.T) {
 	proxy := newPGProxy(t, storetest.PostgresURL(t))
 	ts := startServer(t, testOptions{databaseURL: proxy.url})
@@ -86,18 +87,18 @@ func TestMarkReadRacingANewMessageOnTheSocket(t *testing.T) {
 	s.sendJSON(`{"kind":"open","to":"alice","after":"1"}`)
 	_, next := s.waitFor(0, `id="live-`)
 
-	second := proxy.hold(catchUpQuery)
-	alice.send("bob", "second", "")
-	second.wait() // bob's socket has read what to push ("second"), not yet pushed or marked it
-	third := proxy.hold(catchUpQuery)
-	alice.send("bob", "third", "")
-	second.release()
-	third.wait() // the socket pushed "second", marked the conversation, and now reads for "third"
-	if n := unreadFor(t, ts, "bob"); n != 1 {
-		t.Fatalf("bob has %d unread while his socket has pushed only the second message, want 1", n)
-	}
-	third.release()
+	// Alice writes from a socket: her conversation page would mark her side read with the same statement.
+	aliceSock := alice.socket().ready()
+	mark := proxy.hold(markReadQuery)
+	aliceSock.sendJSON(`{"to":"bob","body":"second"}`)
+	_, next = s.waitFor(next, "second")
+	mark.wait() // the conversation is marked read up to "second"; the answer is held
+	aliceSock.sendJSON(`{"to":"bob","body":"third"}`)
 	s.waitFor(next, "third")
+	if n := unreadFor(t, ts, "bob"); n != 1 {
+		t.Fatalf("bob has %d unread while only the mark up to the second message ran, want 1", n)
+	}
+	mark.release()
 	deadline := time.Now().Add(10 * time.Second)
 	for unreadFor(t, ts, "bob") != 0 {
 		if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestTwoInstancesDeliverAcross(t *testing.T) {
 	_ = two.store.SignOffUser(t.Context(), bobUser.UserID) // only the socket should count
 	bobSock.conn.Close()
 	bobSock = bobOnTwo.socket().ready()
-	aliceSock.waitFor(0, `data-user="bob"`, `data-online="true"`)
+	aliceSock.waitFor(0, fmt.Sprintf(`data-dot="%d" data-online="true"`, bobUser.UserID))
 
 	aliceOnOne.send("bob", "across instances", "x-1")
 	frame, _ := bobSock.waitFor(0, "across instances", `data-client-id="x-1"`)

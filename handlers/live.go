@@ -2,16 +2,15 @@ package handlers
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"errors"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/a-h/templ"
 
 	"messenger/handlers/realtime"
 	"messenger/models"
-	"messenger/models/store"
 	"messenger/views"
 )
 
@@ -27,44 +26,36 @@ type socketState struct {
 	baseSeq int64 // the newest seq the page was rendered with; its live area holds what came after
 	lastSeq int64 // the newest seq of that conversation this page holds
 	visible bool
-	// rows are the users-list rows to refresh (true: also move to the top, a new message), and
-	// rowsPending says a refresh is queued behind the events now waiting: a burst of messages or a
-	// storm of presence changes costs one refresh, not one per event.
-	rows        map[int64]bool
-	rowsPending bool
+}
+
+func stateOf(sk *realtime.Socket) *socketState {
+	st, _ := sk.State.(*socketState)
+	return st
 }
 
 // openConversation records which conversation the page shows and replays everything after the seq the
 // page was rendered with, replacing what live pushes it may hold: after any reconnect the page then
-// has each message once, in order.
-func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, to string, after int64, visible bool) ([]byte, error) {
+// has each message once, in order. It runs on the writer: a (re)connect is when a page catches up
+// from the database; the reader resolved the partner before.
+func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, partner models.User, convID, after int64, visible bool) ([]byte, error) {
 	st := stateOf(sk)
-	partner, err := s.store.UserByUsername(ctx, to)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && partner.UserID == st.me.UserID) {
-		return renderBytes(ctx, views.SocketError("There is no user by that name."))
-	}
-	if err != nil {
-		return nil, err
-	}
-	st.partner, st.convID, st.baseSeq, st.lastSeq, st.visible = partner, 0, after, after, visible
+	st.partner, st.convID, st.baseSeq, st.lastSeq, st.visible = partner, convID, after, after, visible
 	var msgs []models.ExtendedMessage
-	conv, err := s.store.ConversationBetween(ctx, st.me.UserID, partner.UserID)
-	switch {
-	case err == nil:
-		st.convID = conv.ConversationID
-		if msgs, err = s.store.MessagesAfter(ctx, conv.ConversationID, after, catchUpLimit); err != nil {
+	if convID != 0 {
+		var err error
+		if msgs, err = s.store.MessagesAfter(ctx, convID, after, catchUpLimit); err != nil {
 			return nil, err
 		}
 		if n := len(msgs); n > 0 {
 			st.lastSeq = msgs[n-1].Seq
 		}
+		// Read before the frame goes out, up to what the page is given: a page that shows the
+		// conversation has nothing unread in it once it has caught up.
 		if visible {
-			if err := s.markRead(ctx, conv.ConversationID, st.me.UserID, partner.UserID, st.lastSeq); err != nil {
+			if err := s.markRead(ctx, convID, st.me.UserID, partner.UserID, st.lastSeq); err != nil {
 				return nil, err
 			}
 		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
 	}
 	contacts, err := s.store.Contacts(ctx, st.me.UserID)
 	if err != nil {
@@ -88,185 +79,184 @@ func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, to s
 	return out.Bytes(), nil
 }
 
-func stateOf(sk *realtime.Socket) *socketState {
-	st, _ := sk.State.(*socketState)
-	return st
-}
+// Variants of a message's fragment: who sees it (the sender or the recipient) and what the page shows.
+const (
+	roleSender = iota
+	roleRecipient
+)
+
+const (
+	pageElsewhere   = iota // the users list or another conversation
+	pageOpenHidden         // this conversation, in a tab nobody looks at
+	pageOpenVisible        // this conversation, seen: what arrives is read
+)
 
 // renderEvent turns an event into the fragment one socket receives. It runs on that socket's writer
-// goroutine, so it may use the socket's state freely.
+// goroutine for every socket the event reaches, so it only picks the variant of the event's fragment
+// that this page needs (rendered once, by the first socket that needs it) and keeps the socket's
+// state. It reads the database only where a page must catch up: a gap in a conversation's sequence, or
+// a resync.
 func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realtime.Event) ([]byte, error) {
 	st := stateOf(sk)
 	if st == nil {
 		return nil, nil
 	}
-	var parts []templ.Component
+	me := st.me.UserID
 	switch ev.Kind {
 	case realtime.KindMessage:
-		// The event says which message, not who may see it: the stored message does. Whoever the event
-		// was addressed to (a bug, or anything able to NOTIFY on PostgreSQL), a socket shows a message
-		// only to its sender and its recipient, and only in the conversation of those two.
-		msg, err := s.recent.get(ctx, s.store, ev.MessageID)
-		if errors.Is(err, store.ErrNotFound) {
+		return s.renderMessage(ctx, st, ev)
+	case realtime.KindRead:
+		if len(ev.Users) != 2 || !slices.Contains(ev.Users, me) {
 			return nil, nil
 		}
-		if err != nil {
-			return nil, err
+		if me == ev.ActorID {
+			// The reader's other pages: the partner's row has nothing unread any more.
+			return ev.Frames.Get(0, func() ([]byte, error) {
+				return renderBytes(ctx, views.UnreadBadge(ev.Users[1], 0, true))
+			})
 		}
-		other := msg.RecipientUserID
-		switch st.me.UserID {
-		case msg.SenderUserID:
-		case msg.RecipientUserID:
-			other = msg.SenderUserID
-		default:
-			return nil, nil
-		}
-		s.scheduleRow(sk, st, other, true)
-		open := st.partner.UserID != 0 && other == st.partner.UserID
-		if open && msg.Seq <= st.lastSeq {
-			return nil, nil // an earlier catch-up on this socket brought it already
-		}
-		msgs := []models.ExtendedMessage{msg}
-		if open {
-			st.convID = msg.ConversationID
-			if msgs, err = s.store.MessagesAfter(ctx, msg.ConversationID, st.lastSeq, catchUpLimit); err != nil {
-				return nil, err
-			}
-			if len(msgs) == 0 {
-				return nil, nil // this page already holds it
-			}
-			st.lastSeq = msgs[len(msgs)-1].Seq
-			if msg.SenderUserID == st.partner.UserID {
-				parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, ""))
-			}
-			if st.visible && msg.RecipientUserID == st.me.UserID {
-				if err := s.markRead(ctx, msg.ConversationID, st.me.UserID, msg.SenderUserID, st.lastSeq); err != nil {
+		return ev.Frames.Get(1, func() ([]byte, error) {
+			var out bytes.Buffer
+			for _, id := range ev.ReadIDs {
+				if err := views.Receipt(models.ExtendedMessage{Message: models.Message{MessageID: id}}).Render(ctx, &out); err != nil {
 					return nil, err
 				}
 			}
-		}
-		parts = append(parts, views.LiveAppend(st.me.UserID, msg.SenderUserID, msg.RecipientUserID, msgs))
-	case realtime.KindRead:
-		if ev.ActorID != st.me.UserID && st.convID == ev.ConversationID && st.convID != 0 {
-			page, err := s.store.MessagesBefore(ctx, ev.ConversationID, st.lastSeq+1, pageSize)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range page.Messages {
-				if m.SenderUserID == st.me.UserID && !m.Unread && m.MessageID <= ev.MessageID {
-					parts = append(parts, views.Receipt(m))
-				}
-			}
-		}
-		if ev.ActorID == st.me.UserID && len(ev.Users) == 2 {
-			s.scheduleRow(sk, st, ev.Users[1], false)
-		}
+			return out.Bytes(), nil
+		})
 	case realtime.KindPresence:
-		if ev.ActorID != st.me.UserID {
-			s.scheduleRow(sk, st, ev.ActorID, false)
-		}
-	case realtime.KindTyping:
-		if ev.ActorID != st.partner.UserID || st.partner.UserID == 0 {
+		return ev.Frames.Get(0, func() ([]byte, error) {
+			return renderBytes(ctx, views.Presence(s.presence.contacts(ev)))
+		})
+	case realtime.KindUser:
+		if ev.Actor == nil || ev.ActorID == me {
 			return nil, nil
 		}
-		parts = append(parts, views.Typing(st.me.UserID, st.partner.UserID, st.partner.FullName()))
+		return ev.Frames.Get(0, func() ([]byte, error) {
+			return renderBytes(ctx, views.NewUserRow(models.Contact{User: *ev.Actor, Online: s.presence.online(ev.ActorID)}))
+		})
+	case realtime.KindProfile:
+		if ev.Actor == nil {
+			return nil, nil
+		}
+		return ev.Frames.Get(0, func() ([]byte, error) { return renderBytes(ctx, views.Name(*ev.Actor, true)) })
+	case realtime.KindTyping:
+		if ev.Actor == nil || ev.ActorID == me || !slices.Contains(ev.Users, me) {
+			return nil, nil
+		}
+		// The target is specific to the pair, so every page of the partner may have it.
+		return ev.Frames.Get(int(me), func() ([]byte, error) {
+			return renderBytes(ctx, views.Typing(me, ev.ActorID, ev.Actor.FullName()))
+		})
 	case realtime.KindResync:
 		if st.partner.UserID != 0 {
 			// Events may have been lost: rebuild the live area from what the page was rendered with.
-			return s.openConversation(ctx, sk, st.partner.Username, st.baseSeq, st.visible)
+			convID, err := s.conversationID(ctx, me, st.partner.UserID)
+			if err != nil {
+				return nil, err
+			}
+			return s.openConversation(ctx, sk, st.partner, convID, st.baseSeq, st.visible)
 		}
 		list, err := s.userList(ctx, st)
 		if err != nil {
 			return nil, err
 		}
-		parts = append(parts, list)
+		return renderBytes(ctx, list)
 	}
-	var out bytes.Buffer
-	for _, p := range parts {
-		if err := p.Render(ctx, &out); err != nil {
-			return nil, err
-		}
-	}
-	return out.Bytes(), nil
+	return nil, nil
 }
 
-// rowsAsList is how many changed rows make re-rendering the whole list (one query) the cheaper way.
-const rowsAsList = 16
-
-// scheduleRow queues a refresh of the row of user id behind whatever the socket has waiting; toTop
-// also moves it to the top of the list (it has a new message).
-func (s *Server) scheduleRow(sk *realtime.Socket, st *socketState, id int64, toTop bool) {
-	if st.rows == nil {
-		st.rows = map[int64]bool{}
+// renderMessage picks the variant of a new message's fragment for one page: only the sender's and the
+// recipient's pages ever get one.
+func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime.Event) ([]byte, error) {
+	m := ev.Message
+	if m == nil || ev.Sender == nil || ev.Receiver == nil {
+		return nil, nil
 	}
-	st.rows[id] = st.rows[id] || toTop
-	if st.rowsPending {
-		return
+	me := st.me.UserID
+	role, other := roleSender, ev.Receiver
+	switch me {
+	case m.SenderUserID:
+	case m.RecipientUserID:
+		role, other = roleRecipient, ev.Sender
+	default:
+		return nil, nil
 	}
-	st.rowsPending = true
-	sk.Do(func(ctx context.Context, _ *realtime.Socket) ([]byte, error) {
-		rows := st.rows
-		st.rows, st.rowsPending = nil, false
-		return s.renderRows(ctx, st, rows)
-	})
-}
-
-// renderRows refreshes the given rows of the users list and the open conversation's status line.
-func (s *Server) renderRows(ctx context.Context, st *socketState, rows map[int64]bool) ([]byte, error) {
-	var contacts []models.Contact
-	if len(rows) > rowsAsList {
-		all, err := s.store.Contacts(ctx, st.me.UserID)
-		if err != nil {
-			return nil, err
+	page, withMessage := pageElsewhere, true
+	var missed []models.ExtendedMessage
+	if st.partner.UserID == other.UserID {
+		page = pageOpenHidden
+		if st.visible {
+			page = pageOpenVisible
 		}
-		for _, c := range all {
-			if _, ok := rows[c.UserID]; ok {
-				contacts = append(contacts, c)
-			}
-		}
-		for _, toTop := range rows {
-			if toTop { // the order changed: the whole list, already in hand, is the simplest answer
-				return renderBytes(ctx, views.UserList(st.me.UserID, all, st.partner.UserID, true))
-			}
-		}
-	} else {
-		for id := range rows {
-			c, err := s.store.Contact(ctx, st.me.UserID, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+		st.convID = m.ConversationID
+		switch {
+		case m.Seq <= st.lastSeq:
+			withMessage = false // an earlier catch-up on this socket brought it already
+		case m.Seq == st.lastSeq+1:
+			st.lastSeq = m.Seq
+		default:
+			// A gap: events overtook each other or were lost. The database has every message.
+			msgs, err := s.store.MessagesAfter(ctx, m.ConversationID, st.lastSeq, catchUpLimit)
 			if err != nil {
 				return nil, err
 			}
-			contacts = append(contacts, c)
-		}
-	}
-	// Rows moving up are prepended oldest first, so the newest conversation ends on top.
-	slices.SortFunc(contacts, func(a, b models.Contact) int { return cmp.Compare(lastID(a), lastID(b)) })
-	var out bytes.Buffer
-	for _, c := range contacts {
-		active := c.UserID == st.partner.UserID
-		row := views.UserRow(st.me.UserID, c, active, true)
-		if rows[c.UserID] {
-			row = views.RowToTop(st.me.UserID, c, active)
-		}
-		if err := row.Render(ctx, &out); err != nil {
-			return nil, err
-		}
-		if active {
-			if err := views.PartnerStatus(c, true).Render(ctx, &out); err != nil {
-				return nil, err
+			if n := len(msgs); n > 0 {
+				st.lastSeq = msgs[n-1].Seq
 			}
+			missed, withMessage = msgs, false
+		}
+		if role == roleRecipient && page == pageOpenVisible && (withMessage || len(missed) > 0) {
+			s.reads.add(readRequest{conversationID: m.ConversationID, readerID: me, partnerID: other.UserID, seq: st.lastSeq})
 		}
 	}
+	key := role<<3 | page<<1
+	if withMessage {
+		key |= 1
+	}
+	frame, err := ev.Frames.Get(key, func() ([]byte, error) {
+		return s.messageFragment(ctx, ev, me, *other, role, page, withMessage)
+	})
+	if err != nil || len(missed) == 0 {
+		return frame, err
+	}
+	var out bytes.Buffer
+	if err := views.LiveAppend(me, m.SenderUserID, m.RecipientUserID, missed).Render(ctx, &out); err != nil {
+		return nil, err
+	}
+	out.Write(frame)
 	return out.Bytes(), nil
 }
 
-func lastID(c models.Contact) int64 {
-	if c.LastMessage == nil {
-		return 0
+// messageFragment renders one variant of a new message: the message appended to the conversation
+// (its targets are specific to the pair, so every page of the two may have it) and the users-list row
+// of the other person moved to the top.
+func (s *Server) messageFragment(ctx context.Context, ev realtime.Event, viewer int64, other models.User, role, page int, withMessage bool) ([]byte, error) {
+	m := ev.Message
+	var out bytes.Buffer
+	if withMessage {
+		if role == roleRecipient && page != pageElsewhere {
+			if err := views.Typing(viewer, other.UserID, "").Render(ctx, &out); err != nil {
+				return nil, err
+			}
+		}
+		if err := views.LiveAppend(viewer, m.SenderUserID, m.RecipientUserID, []models.ExtendedMessage{*m}).Render(ctx, &out); err != nil {
+			return nil, err
+		}
 	}
-	return c.LastMessage.MessageID
+	row := models.Contact{User: other, ConversationID: &m.ConversationID, LastMessage: &m.Message}
+	switch {
+	case role == roleSender:
+		row.Unread, row.Online = ev.SenderUnread, s.presence.online(other.UserID)
+	case page == pageOpenVisible:
+		row.Online = true // the sender, who is sending; what arrives here is being read
+	default:
+		row.Unread, row.Online = ev.RecipientUnread, true
+	}
+	if err := views.RowToTop(viewer, row, page != pageElsewhere).Render(ctx, &out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 func (s *Server) userList(ctx context.Context, st *socketState) (templ.Component, error) {
@@ -283,10 +273,139 @@ func renderBytes(ctx context.Context, c templ.Component) ([]byte, error) {
 	return out.Bytes(), err
 }
 
-// deliver hands an event from the broker to this instance's sockets.
+// readRequest asks for a conversation to be marked read: a page shows it while messages arrive.
+type readRequest struct {
+	conversationID, readerID, partnerID int64
+	seq                                 int64 // the newest seq the page holds
+}
+
+// readQueue collects mark-read requests from the writers, which must not wait for the database;
+// markReads serves them in batches, one per conversation and reader however many messages arrived.
+type readQueue struct {
+	mu      sync.Mutex
+	pending map[[2]int64]readRequest
+	signal  chan struct{}
+}
+
+func newReadQueue() *readQueue {
+	return &readQueue{pending: make(map[[2]int64]readRequest), signal: make(chan struct{}, 1)}
+}
+
+func (q *readQueue) add(r readRequest) {
+	q.mu.Lock()
+	k := [2]int64{r.conversationID, r.readerID}
+	if old, ok := q.pending[k]; !ok || old.seq < r.seq {
+		q.pending[k] = r
+	}
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (q *readQueue) take() map[[2]int64]readRequest {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	batch := q.pending
+	q.pending = make(map[[2]int64]readRequest)
+	return batch
+}
+
+// markReads marks conversations read for the pages that showed their messages, until ctx ends.
+func (s *Server) markReads(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.reads.signal:
+		}
+		for _, r := range s.reads.take() {
+			if err := s.markRead(ctx, r.conversationID, r.readerID, r.partnerID, r.seq); err != nil && ctx.Err() == nil {
+				s.log.Warn("mark read", "user_id", r.readerID, "err", err)
+			}
+		}
+	}
+}
+
+// deliver completes an event from the broker with what its fragments show, once for this instance,
+// and hands it to this instance's sockets.
 func (s *Server) deliver(ev realtime.Event) {
-	if ev.Kind == realtime.KindSessionEnded {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var err error
+	switch ev.Kind {
+	case realtime.KindSessionEnded:
 		s.sessions.Store.Forget(ev.SessionID)
+	case realtime.KindMessage:
+		err = s.completeMessage(ctx, &ev)
+	case realtime.KindRead:
+		err = s.completeRead(ctx, &ev)
+	case realtime.KindPresence:
+		s.presence.merge(ev, s.instanceID)
+	case realtime.KindUser, realtime.KindProfile:
+		s.users.forget(ev.ActorID) // new, or renamed
+		fallthrough
+	case realtime.KindTyping:
+		if ev.Actor == nil {
+			var u models.User
+			u, err = s.users.get(ctx, s.store, ev.ActorID)
+			ev.Actor = &u
+		}
+	}
+	if err != nil {
+		s.log.Warn("live event not delivered", "kind", string(ev.Kind), "err", err)
+		return
 	}
 	s.hub.Deliver(ev)
+}
+
+// completeMessage loads a message announced by id (from another instance); either way the stored
+// message decides who sees it, whatever the event names.
+func (s *Server) completeMessage(ctx context.Context, ev *realtime.Event) error {
+	if ev.Message == nil {
+		msg, err := s.recent.get(ctx, s.store, ev.MessageID)
+		if err != nil {
+			return err
+		}
+		ev.Message = &msg
+		// Announced by the transaction that stored it (PostgreSQL): the counts are read here.
+		if ev.SenderUnread, ev.RecipientUnread, err = s.store.UnreadBetween(ctx, msg.SenderUserID, msg.RecipientUserID); err != nil {
+			return err
+		}
+	}
+	m := ev.Message
+	ev.Users = []int64{m.SenderUserID, m.RecipientUserID}
+	ev.ConversationID, ev.Seq = m.ConversationID, m.Seq
+	for _, u := range []struct {
+		id  int64
+		dst **models.User
+	}{{m.SenderUserID, &ev.Sender}, {m.RecipientUserID, &ev.Receiver}} {
+		if *u.dst != nil && (*u.dst).UserID == u.id {
+			continue
+		}
+		user, err := s.users.get(ctx, s.store, u.id)
+		if err != nil {
+			return err
+		}
+		*u.dst = &user
+	}
+	return nil
+}
+
+// completeRead finds the partner's messages that the read made read, for their receipts.
+func (s *Server) completeRead(ctx context.Context, ev *realtime.Event) error {
+	if len(ev.Users) != 2 || ev.ConversationID == 0 {
+		return nil
+	}
+	page, err := s.store.MessagesBefore(ctx, ev.ConversationID, 0, pageSize)
+	if err != nil {
+		return err
+	}
+	for _, m := range page.Messages {
+		if m.SenderUserID == ev.Users[1] && m.RecipientUserID == ev.ActorID && !m.Unread && m.MessageID <= ev.MessageID {
+			ev.ReadIDs = append(ev.ReadIDs, m.MessageID)
+		}
+	}
+	return nil
 }

@@ -48,3 +48,40 @@ func (r *recentMessages) get(ctx context.Context, db *store.Store, id int64) (mo
 	}
 	return m, err
 }
+
+// userCache holds the users that live fragments show (names for rows, usernames for typing), loaded
+// once per instance; registration and profile changes announce a user, which drops the copy.
+type userCache struct {
+	mu   sync.Mutex
+	byID map[int64]models.User
+}
+
+func newUserCache() *userCache { return &userCache{byID: make(map[int64]models.User)} }
+
+func (c *userCache) get(ctx context.Context, db *store.Store, id int64) (models.User, error) {
+	c.mu.Lock()
+	u, ok := c.byID[id]
+	c.mu.Unlock()
+	if ok {
+		return u, nil
+	}
+	u, err := db.UserByID(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	c.put(u)
+	return u, nil
+}
+
+func (c *userCache) put(u models.User) {
+	u.Password = "" // what fragments show never needs it
+	c.mu.Lock()
+	c.byID[u.UserID] = u
+	c.mu.Unlock()
+}
+
+func (c *userCache) forget(id int64) {
+	c.mu.Lock()
+	delete(c.byID, id)
+	c.mu.Unlock()
+}

@@ -91,9 +91,8 @@ func (s *Server) saveProfile(c *fiber.Ctx) error {
 		if err := s.store.UpdateProfile(c.UserContext(), me.UserID, p); err != nil {
 			return err
 		}
-		// Every socket re-renders the row of a user whose presence event it gets: the new name shows
-		// in everyone's list at once.
-		s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, ActorID: me.UserID, Online: true})
+		// The new name shows at once wherever a page shows it (users lists, conversation headers).
+		s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindProfile, ActorID: me.UserID})
 		form.FirstName, form.LastName, form.Saved = p.FirstName, p.LastName, true
 	}
 	return s.answerSettings(c, status, "profile", views.ProfileSection(form), func(page *views.Settings) { page.Profile = form })

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -89,7 +90,8 @@ func TestSettingsProfile(t *testing.T) {
 				}
 			})
 		}
-		if u, err := ts.store.UserByUsername(t.Context(), "alice"); err != nil || u.FirstName != "First alice" || u.LastName != "Last" || u.Gender != 0 {
+		u, err := ts.store.UserByUsername(t.Context(), "alice")
+		if err != nil || u.FirstName != "First alice" || u.LastName != "Last" || u.Gender != 0 {
 			t.Fatalf("refused settings changed the profile: %+v %v", u, err)
 		}
 
@@ -102,7 +104,8 @@ func TestSettingsProfile(t *testing.T) {
 		if r := a.get("/settings?saved=profile"); !strings.Contains(r.body, "data-saved") || !strings.Contains(r.body, `value="Alicia"`) {
 			t.Fatal("after saving, the settings page shows no note or not the new name")
 		}
-		bobSock.waitFor(from, `data-user="alice"`, "Alicia Keys")
+		// One fragment for every page: each place that shows alice's name (list row, conversation header).
+		bobSock.waitFor(from, fmt.Sprintf(`data-name="%d"`, u.UserID), `hx-swap-oob="outerHTML:[data-name=`, "Alicia Keys")
 		if r := bob.get("/"); !strings.Contains(r.body, "Alicia Keys") {
 			t.Fatal("bob's users list does not show alice's new name")
 		}

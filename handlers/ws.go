@@ -19,6 +19,7 @@ import (
 	"messenger/handlers/realtime"
 	"messenger/handlers/session"
 	"messenger/models"
+	"messenger/models/store"
 	"messenger/views"
 )
 
@@ -235,16 +236,13 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 	to := *f.To
 	switch f.Kind {
 	case "open":
-		visible := f.Visible != "hidden"
-		sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
-			return s.openConversation(ctx, sk, to, after, visible)
-		})
+		s.openFrame(sock, me, to, after, f.Visible != "hidden")
 	case "typing":
 		partner, err := s.store.UserByUsername(context.Background(), to)
 		if err != nil || partner.UserID == me.UserID {
 			return
 		}
-		s.publish(context.Background(), realtime.Event{Kind: realtime.KindTyping, Users: []int64{partner.UserID}, ActorID: me.UserID})
+		s.publish(context.Background(), realtime.Event{Kind: realtime.KindTyping, Users: []int64{partner.UserID}, ActorID: me.UserID, Actor: &me})
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -257,6 +255,39 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 			s.socketError(sock, ue.msg)
 		}
 	}
+}
+
+// openFrame answers a page that says which conversation it shows: the reader resolves the partner;
+// the writer then replays what the page misses.
+func (s *Server) openFrame(sock *realtime.Socket, me models.User, to string, after int64, visible bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	partner, err := s.store.UserByUsername(ctx, to)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && partner.UserID == me.UserID) {
+		s.socketError(sock, "There is no user by that name.")
+		return
+	}
+	var convID int64
+	if err == nil {
+		convID, err = s.conversationID(ctx, me.UserID, partner.UserID)
+	}
+	if err != nil {
+		s.log.Error("open conversation over socket", "user_id", me.UserID, "err", err)
+		s.socketError(sock, msgDatabaseDown)
+		return
+	}
+	sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
+		return s.openConversation(ctx, sk, partner, convID, after, visible)
+	})
+}
+
+// conversationID is the conversation of two users, 0 while they never wrote.
+func (s *Server) conversationID(ctx context.Context, a, b int64) (int64, error) {
+	conv, err := s.store.ConversationBetween(ctx, a, b)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	return conv.ConversationID, err
 }
 
 // socketError shows msg on that socket's page only.

@@ -323,12 +323,17 @@ func TestPresenceGoesLive(t *testing.T) {
 	}
 	from := len(watcher.snapshot())
 	bobSock := b.socket()
-	frame, next := watcher.waitFor(from, `data-user="bob" data-online="true"`)
-	if !strings.Contains(frame, `hx-swap-oob="true"`) {
-		t.Fatalf("presence row is not out of band: %s", frame)
+	// One fragment for every viewer: bob's dots (row and conversation header) and his status line.
+	dot := fmt.Sprintf(`data-dot="%d"`, bobUser.UserID)
+	frame, next := watcher.waitFor(from, dot+` data-online="true"`)
+	if !strings.Contains(frame, `hx-swap-oob="outerHTML:[data-dot=`) {
+		t.Fatalf("presence dot is not out of band: %s", frame)
 	}
 	bobSock.conn.Close()
-	watcher.waitFor(next, `data-user="bob" data-online="false"`)
+	frame, _ = watcher.waitFor(next, dot+` data-online="false"`)
+	if !strings.Contains(frame, fmt.Sprintf(`id="status-%d"`, bobUser.UserID)) || !strings.Contains(frame, "last seen") {
+		t.Fatalf("the status line does not say bob went offline: %s", frame)
+	}
 }
 
 func TestShutdownClosesWithServiceRestart(t *testing.T) {

@@ -1,7 +1,8 @@
 // Messenger's progressive enhancement. Every feature works without this file; with it:
 // Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
-// arrives twice (the POST answer and the socket push) shows once, the composer keeps its height in
-// step with its text and refuses to send blanks, and a dropped socket shows "Reconnecting…".
+// arrives twice (the POST answer and the socket push) shows once, a users-list row's data-online
+// follows its live presence dot, the composer keeps its height in step with its text and refuses to
+// send blanks, and a dropped socket shows "Reconnecting…".
 (function () {
   "use strict";
 
@@ -32,9 +33,18 @@
     if (empty && list.querySelector("[data-message-id]")) empty.remove();
   }
 
+  // A presence push replaces a user's dots (the same fragment for every viewer); the row carries the
+  // state too, as data-online, for whoever reads the page.
+  function presence() {
+    document.querySelectorAll("li[data-user] [data-dot]").forEach(function (dot) {
+      dot.closest("li[data-user]").setAttribute("data-online", dot.getAttribute("data-online"));
+    });
+  }
+
   function refresh(root) {
     localTimes(root || document);
     dedupe();
+    presence();
   }
 
   document.addEventListener("DOMContentLoaded", function () { refresh(document); });

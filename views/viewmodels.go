@@ -110,6 +110,12 @@ func MessageDOMID(id int64) string { return "m-" + strconv.FormatInt(id, 10) }
 // UserRowID is a users-list row's id.
 func UserRowID(id int64) string { return "user-" + strconv.FormatInt(id, 10) }
 
+// UnreadID is the unread badge of a users-list row.
+func UnreadID(id int64) string { return "unread-" + strconv.FormatInt(id, 10) }
+
+// DotSelector is the out-of-band target of every presence dot of a user.
+func DotSelector(id int64) string { return "outerHTML:[data-dot='" + strconv.FormatInt(id, 10) + "']" }
+
 // OlderID is the older-messages loader of a conversation.
 func OlderID(a, b int64) string { return "older-" + PairKey(a, b) }
 

@@ -602,3 +602,37 @@ func TestSettingsAndSignOutEverywhereElse(t *testing.T) {
 	}
 	a.shot("settings-320")
 }
+
+// TestNewUserAndHeaderDotLive: on a fresh install, the second person to register appears in the
+// first one's list without a reload; in an open conversation, the header's dot goes grey and the
+// status says "last seen" when the partner leaves, and green again when they come back.
+func TestNewUserAndHeaderDotLive(t *testing.T) {
+	srv := startServer(t, "sqlite")
+	browsers := newBrowsers(t, srv, browserOpts{}, "alice", "bob")
+	a, b := browsers[0], browsers[1]
+	a.register("alice", "Alice", "Archer", "1")
+	a.waitSocket(1)
+	a.mark()
+	b.register("bob", "Bob", "Baker", "2")
+	a.waitJS("bob in alice's users list, live", `!!document.querySelector('li[data-user="bob"] [data-unread]') && !document.getElementById("user-list-empty")`)
+	a.assertNotReloaded("the new user's row")
+	a.shot("new-user-live")
+
+	b.waitSocket(1)
+	a.openChat("bob")
+	a.waitSocket(1)
+	a.mark()
+	headerDot := func(online string) string {
+		return `(function () { var d = document.querySelector('#chat header [data-dot]'); return !!d && d.getAttribute("data-online") === "` + online + `" && d.classList.contains("` + map[string]string{"true": "dot-online", "false": "dot-offline"}[online] + `"); })()`
+	}
+	a.waitJS("bob's dot green in the conversation header", headerDot("true"))
+	b.open("about:blank")
+	a.waitJSFor("bob's header dot to go grey, live (4s grace)", headerDot("false")+` && document.querySelector('#chat header [id^="status-"]').textContent.indexOf("last seen") >= 0`, 15*time.Second)
+	a.waitJS("bob's row offline too", `document.querySelector('li[data-user="bob"]').getAttribute("data-online") === "false"`)
+	a.assertNotReloaded("the header dot")
+	a.shot("header-dot-grey")
+	b.open("/")
+	b.waitSocket(1)
+	a.waitJS("bob's header dot green again, live", headerDot("true"))
+	a.assertNotReloaded("the header dot")
+}

@@ -110,7 +110,7 @@ func TestEncodeEventSplitsOversizeEvents(t *testing.T) {
 	for i := range users {
 		users[i] = 1_000_000_000_000 + int64(i)
 	}
-	ev := Event{Kind: KindPresence, ActorID: 42, Online: true, Users: users}
+	ev := Event{Kind: KindPresence, ActorID: 42, Up: []int64{42}, Users: users}
 	parts, err := encodeEvent(ev)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestEncodeEventSplitsOversizeEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = append(got, part.Users...)
-		if part.Kind != KindPresence || part.ActorID != 42 || !part.Online {
+		if part.Kind != KindPresence || part.ActorID != 42 || len(part.Up) != 1 {
 			t.Fatalf("part lost fields: %+v", part)
 		}
 	}

@@ -35,7 +35,8 @@ const (
 )
 
 // Renderer turns an event into the frame one socket should receive; nil means
-// nothing for this socket. It runs on the socket's writer goroutine.
+// nothing for this socket. It runs on the socket's writer goroutine, for every
+// socket an event reaches: it should only choose among the event's Frames.
 type Renderer func(ctx context.Context, s *Socket, ev Event) ([]byte, error)
 
 // HubConfig configures a Hub; zero durations and sizes take the defaults.
@@ -310,6 +311,8 @@ func (h *Hub) Deliver(ev Event) {
 		}
 		return
 	}
+	// One Frames per delivery: each variant of the fragment is rendered once for all the sockets.
+	ev.Frames = &Frames{}
 	for _, s := range h.recipients(ev.Users) {
 		s.enqueue(outgoing{event: &ev})
 	}

@@ -142,7 +142,7 @@ func TestPGBrokerAcrossInstances(t *testing.T) {
 		for i := range users {
 			users[i] = int64(i + 1)
 		}
-		ev := Event{Kind: KindPresence, ActorID: 9, Online: true, ConversationID: conversation, Users: users}
+		ev := Event{Kind: KindPresence, ActorID: 9, Up: []int64{9}, ConversationID: conversation, Users: users}
 		if err := a.broker.Publish(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestPGBrokerAcrossInstances(t *testing.T) {
 			var got []int64
 			for len(got) < len(users) {
 				part := receive(t, in.events, "the parts of a split event")
-				if part.ActorID != 9 || !part.Online {
+				if part.ActorID != 9 || len(part.Up) != 1 {
 					t.Fatalf("part lost fields: %+v", part)
 				}
 				got = append(got, part.Users...)
