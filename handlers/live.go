@@ -395,8 +395,8 @@ func (s *Server) completeMessage(ctx context.Context, ev *realtime.Event) error 
 
 // completeRead finds the partner's messages that the read made read, for their receipts.
 func (s *Server) completeRead(ctx context.Context, ev *realtime.Event) error {
-	if len(ev.Users) != 2 || ev.ConversationID == 0 {
-		return nil
+	if len(ev.Users) != 2 || ev.ConversationID == 0 || !s.presence.here(ev.Users[1]) {
+		return nil // no page of the partner here to show receipts on
 	}
 	page, err := s.store.MessagesBefore(ctx, ev.ConversationID, 0, pageSize)
 	if err != nil {

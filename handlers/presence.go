@@ -2,9 +2,8 @@ package handlers
 
 import (
 	"context"
-	"time"
-
 	"sync"
+	"time"
 
 	"messenger/handlers/realtime"
 	"messenger/models"
@@ -42,6 +41,14 @@ func (p *presence) online(userID int64) bool {
 	defer p.mu.Unlock()
 	_, here := p.local[userID]
 	return here || len(p.remote[userID]) > 0
+}
+
+// here reports whether the user has a socket on this instance (or had one within the offline grace).
+func (p *presence) here(userID int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.local[userID]
+	return ok
 }
 
 // contacts are the users a presence event names, as its fragment shows them: those who came online,
