@@ -51,7 +51,7 @@ func BenchmarkRenderMessageFragment(b *testing.B) {
 func BenchmarkFanOut(b *testing.B) {
 	for _, n := range []int{2, 50, 500} {
 		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) {
-			ts := startServer(b, testOptions{})
+			ts := startServer(b, testOptions{flow: FlowLimits{SocketsPerUser: NoLimit, SocketsPerSession: NoLimit}})
 			ev, alice, bob := benchMessage()
 			var written atomic.Int64
 			for i := range n {
