@@ -131,13 +131,15 @@ func TestHalfOpenConnectionGoesOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		_, next := watcher.waitFor(from, `data-user="bob" data-online="true"`)
+		// Presence reaches every page as one fragment: bob's dots (row and conversation header).
+		bobDot := fmt.Sprintf(`data-dot="%d"`, bobUser.UserID)
+		_, next := watcher.waitFor(from, bobDot+` data-online="true"`)
 		if n := ts.srv.Hub().Count(); n != 2 {
 			t.Fatalf("%d sockets registered, want alice's and bob's", n)
 		}
 
 		link.freeze()
-		watcher.waitFor(next, `data-user="bob" data-online="false"`)
+		watcher.waitFor(next, bobDot+` data-online="false"`)
 		if n := ts.srv.Hub().Count(); n != 1 {
 			t.Fatalf("%d sockets registered after bob's link died, want alice's only", n)
 		}
