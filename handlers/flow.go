@@ -187,7 +187,8 @@ func sleep(ctx context.Context, d time.Duration, rs []*rate.Reservation) bool {
 	}
 }
 
-// addressSockets counts the open sockets of each client address.
+// addressSockets counts the open sockets of each client address; the address "" (a loopback peer)
+// is not counted.
 type addressSockets struct {
 	limit int // NoLimit: none
 	mu    sync.Mutex
@@ -201,7 +202,7 @@ func newAddressSockets(limit int) *addressSockets {
 // full reports whether addr has as many sockets as allowed: checked before the upgrade, so a refusal
 // is a readable 429.
 func (a *addressSockets) full(addr string) bool {
-	if a.limit == NoLimit {
+	if a.limit == NoLimit || addr == "" {
 		return false
 	}
 	a.mu.Lock()
@@ -214,6 +215,9 @@ func (a *addressSockets) full(addr string) bool {
 func (a *addressSockets) acquire(addr string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if addr == "" {
+		return true
+	}
 	if a.limit != NoLimit && a.n[addr] >= a.limit {
 		return false
 	}
@@ -222,6 +226,9 @@ func (a *addressSockets) acquire(addr string) bool {
 }
 
 func (a *addressSockets) release(addr string) {
+	if addr == "" {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.n[addr]--; a.n[addr] <= 0 {

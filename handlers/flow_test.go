@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -300,11 +301,14 @@ func TestSocketsPerSessionCloseTheOldest(t *testing.T) {
 // Sockets from one client address are capped: past the cap the upgrade is answered 429, readable,
 // before any protocol switch; a closed socket frees its place.
 func TestSocketsPerAddressRefusedBeforeUpgrade(t *testing.T) {
-	ts := startServer(t, testOptions{flow: FlowLimits{SocketsPerAddress: 2}})
+	// The clients arrive through a proxy on loopback that names them: a loopback peer itself is a
+	// local proxy or tool, never counted as one client (TestLoopbackPeerIsNotOneClient).
+	ts := startServer(t, testOptions{flow: FlowLimits{SocketsPerAddress: 2}, trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	a, b := ts.signedUp("alice"), ts.signedUp("bob")
-	first := a.socket().ready()
-	b.socket().ready()
-	conn, resp, err := a.dialWS(nil)
+	client := map[string]string{"X-Forwarded-For": "203.0.113.7"}
+	first := a.socketWith(client).ready()
+	b.socketWith(client).ready()
+	conn, resp, err := a.dialWS(client)
 	if err == nil {
 		conn.Close()
 		t.Fatal("a third socket from one address was upgraded")
@@ -312,10 +316,12 @@ func TestSocketsPerAddressRefusedBeforeUpgrade(t *testing.T) {
 	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("third socket: %v, response %+v", err, resp)
 	}
+	// Another client behind the same proxy is not refused.
+	a.socketWith(map[string]string{"X-Forwarded-For": "198.51.100.9"}).ready()
 	first.conn.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		conn, _, err := b.dialWS(nil)
+		conn, _, err := b.dialWS(client)
 		if err == nil {
 			conn.Close()
 			break
@@ -324,6 +330,20 @@ func TestSocketsPerAddressRefusedBeforeUpgrade(t *testing.T) {
 			t.Fatalf("a closed socket did not free its place: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A peer on loopback without a trusted proxy's word is a local reverse proxy (TRUSTED_PROXIES unset)
+// or a tool on the host: counting it as one client would put every user behind that proxy into one
+// bucket of MAX_SOCKETS_PER_ADDRESS, the lock-out of issue 6 finding 4.
+func TestLoopbackPeerIsNotOneClient(t *testing.T) {
+	ts := startServer(t, testOptions{flow: FlowLimits{SocketsPerAddress: 2}})
+	users := []*browser{ts.signedUp("alice"), ts.signedUp("bob"), ts.signedUp("carol")}
+	for _, u := range users {
+		u.socket().ready()
+	}
+	if n := ts.srv.Hub().Count(); n != len(users) {
+		t.Fatalf("%d sockets registered, want %d", n, len(users))
 	}
 }
 

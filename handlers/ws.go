@@ -49,7 +49,12 @@ func (s *Server) upgrade(c *fiber.Ctx) error {
 	if !s.sessions.CheckOrigin(c) {
 		return session.ErrOrigin
 	}
-	addr := s.clientAddr(c).String()
+	// A loopback peer is a local reverse proxy (without TRUSTED_PROXIES) or a tool on this host, not one
+	// client: counting it would put everyone behind the proxy into one bucket.
+	addr := ""
+	if client := s.clientAddr(c); !client.IsLoopback() {
+		addr = client.String()
+	}
 	if s.addrSockets.full(addr) {
 		return errorf(http.StatusTooManyRequests, "Too many Messenger pages are open from your address. Close some and reload this one.")
 	}

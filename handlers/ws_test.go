@@ -54,7 +54,13 @@ func (b *browser) dialWSWith(dialer *websocket.Dialer, headers map[string]string
 
 func (b *browser) socket() *liveSocket {
 	b.t.Helper()
-	conn, resp, err := b.dialWS(nil)
+	return b.socketWith(nil)
+}
+
+// socketWith is socket with extra upgrade request headers.
+func (b *browser) socketWith(headers map[string]string) *liveSocket {
+	b.t.Helper()
+	conn, resp, err := b.dialWS(headers)
 	if err != nil {
 		status := 0
 		if resp != nil {
