@@ -205,7 +205,7 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 	if !utf8Valid(to) {
 		return models.ExtendedMessage{}, errorf(http.StatusNotFound, "There is no user by that name.")
 	}
-	recipient, err := s.store.UserByUsername(ctx, to)
+	recipient, err := s.users.byUsername(ctx, s.store, to)
 	if errors.Is(err, store.ErrNotFound) {
 		return models.ExtendedMessage{}, errorf(http.StatusNotFound, "There is no user by that name.")
 	}

@@ -50,13 +50,46 @@ func (r *recentMessages) get(ctx context.Context, db *store.Store, id int64) (mo
 }
 
 // userCache holds the users that live fragments show (names for rows, usernames for typing), loaded
-// once per instance; registration and profile changes announce a user, which drops the copy.
+// once per instance; registration and profile changes announce a user, which drops the copy. It also
+// resolves the usernames that sends, typing and "open" frames name, without a query each time.
 type userCache struct {
 	mu   sync.Mutex
 	byID map[int64]models.User
+	// ids maps a username, exactly as stored, to its user: usernames never change, and a name
+	// spelled another way (case, width) is looked up in the store and not kept, so the map holds at
+	// most one entry per user whatever clients send.
+	ids map[string]int64
 }
 
-func newUserCache() *userCache { return &userCache{byID: make(map[int64]models.User)} }
+func newUserCache() *userCache {
+	return &userCache{byID: make(map[int64]models.User), ids: make(map[string]int64)}
+}
+
+// byUsername is the store's UserByUsername (without the password hash), from memory when it can.
+func (c *userCache) byUsername(ctx context.Context, db *store.Store, username string) (models.User, error) {
+	c.mu.Lock()
+	id, known := c.ids[username]
+	u, held := c.byID[id]
+	c.mu.Unlock()
+	if known && held {
+		return u, nil
+	}
+	if known {
+		return c.get(ctx, db, id)
+	}
+	u, err := db.UserByUsername(ctx, username)
+	if err != nil {
+		return u, err
+	}
+	c.put(u)
+	if u.Username == username {
+		c.mu.Lock()
+		c.ids[username] = u.UserID
+		c.mu.Unlock()
+	}
+	u.Password = ""
+	return u, nil
+}
 
 func (c *userCache) get(ctx context.Context, db *store.Store, id int64) (models.User, error) {
 	c.mu.Lock()

@@ -243,7 +243,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 	case "open":
 		s.openFrame(sock, me, to, after, f.Visible != "hidden")
 	case "typing":
-		partner, err := s.store.UserByUsername(context.Background(), to)
+		partner, err := s.users.byUsername(context.Background(), s.store, to)
 		if err != nil || partner.UserID == me.UserID {
 			return
 		}
@@ -267,7 +267,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 func (s *Server) openFrame(sock *realtime.Socket, me models.User, to string, after int64, visible bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	partner, err := s.store.UserByUsername(ctx, to)
+	partner, err := s.users.byUsername(ctx, s.store, to)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && partner.UserID == me.UserID) {
 		s.socketError(sock, "There is no user by that name.")
 		return
