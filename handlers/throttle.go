@@ -206,14 +206,17 @@ func (h *hasher) do(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// sweepThrottles deletes counts whose window has ended, as often as sessions are swept, until ctx
-// ends: the table holds only live windows.
+// sweepThrottles deletes counts whose window has ended, and invitations long expired, as often as
+// sessions are swept, until ctx ends: the throttle table holds only live windows.
 func (s *Server) sweepThrottles(ctx context.Context) {
 	tick := time.NewTicker(s.sweepEvery)
 	defer tick.Stop()
 	for {
 		if _, err := s.store.DeleteExpiredThrottles(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("sweep throttles", "err", err)
+		}
+		if _, err := s.store.DeleteOldInvites(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("sweep invitations", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -54,6 +54,17 @@ func (s *Store) CreateInvite(ctx context.Context, ttl time.Duration) (string, er
 	return token, nil
 }
 
+// InviteKeep is how long an invitation's row outlives its expiry, so that a late click is still told
+// "expired" (or "already used") rather than "not valid".
+const InviteKeep = 30 * 24 * time.Hour
+
+// DeleteOldInvites removes invitations that expired more than InviteKeep ago, used or not, and
+// returns how many.
+func (s *Store) DeleteOldInvites(ctx context.Context) (int64, error) {
+	res := s.q(ctx).Exec(`DELETE FROM invites WHERE expires_at < ?`, now().Add(-InviteKeep))
+	return res.RowsAffected, wrap("delete old invites", res.Error)
+}
+
 // CheckInvite reports whether a token can still be used: nil, ErrNotFound, ErrInviteUsed or
 // ErrInviteExpired. Only CreateUserWithInvite spends it.
 func (s *Store) CheckInvite(ctx context.Context, token string) error {

@@ -102,3 +102,32 @@ func TestInviteSpentOnceUnderConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// Invitations long past their expiry are deleted; one still valid, or expired only recently (a late
+// click is still told "expired"), stays.
+func TestDeleteOldInvites(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		fresh, err := s.CreateInvite(ctx, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recent, err := s.CreateInvite(ctx, -time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateInvite(ctx, -store.InviteKeep-time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.DeleteOldInvites(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("deleted %d, %v; want the one expired beyond InviteKeep", n, err)
+		}
+		if err := s.CheckInvite(ctx, fresh); err != nil {
+			t.Fatalf("a valid invitation after the sweep: %v", err)
+		}
+		if err := s.CheckInvite(ctx, recent); !errors.Is(err, store.ErrInviteExpired) {
+			t.Fatalf("a recently expired invitation after the sweep: %v, want ErrInviteExpired", err)
+		}
+	})
+}
