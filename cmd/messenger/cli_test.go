@@ -33,7 +33,7 @@ func runBinary(t *testing.T, dir string, env []string, args ...string) (code int
 func TestHelpCreatesNothing(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"--help"}, {"help"}, {"serve", "-h"}, {"serve", "--help"}, {"invite", "-h"},
-		{"invite", "-expires", "1h", "--help"}, {"serve", "extra", "-h"},
+		{"invite", "-expires", "1h", "--help"}, {"serve", "extra", "-h"}, {"migrate", "-h"}, {"version", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			dir := t.TempDir()

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -19,10 +18,7 @@ const defaultBaseURL = "http://localhost:8080"
 
 func setupInvite(fs *flag.FlagSet) runFunc {
 	expires := fs.Duration("expires", 7*24*time.Hour, "how long the invitation can be used, e.g. 48h")
-	return func(ctx context.Context, args []string, out, errOut io.Writer) error {
-		if len(args) > 0 {
-			return fmt.Errorf("unexpected argument %q", args[0])
-		}
+	return func(ctx context.Context, _ []string, out, errOut io.Writer) error {
 		if *expires <= 0 {
 			return errors.New("-expires must be a positive duration, e.g. 168h")
 		}
@@ -30,8 +26,7 @@ func setupInvite(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		// Only problems are worth a log line here: the link is the output.
-		db, err := openStore(ctx, slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		db, err := openStore(ctx, quietLogger(errOut))
 		if err != nil {
 			return err
 		}

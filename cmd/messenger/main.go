@@ -29,18 +29,21 @@ import (
 // what is left of the arguments after the flags.
 type command struct {
 	name    string
-	args    string // what follows the flags in the usage line
+	args    string // what follows the flags in the usage line: one word per argument the command takes
 	summary string
 	setup   func(fs *flag.FlagSet) runFunc
 }
 
-// runFunc runs a subcommand: its result goes to out (a link, a table), notes for the person to errOut.
+// runFunc runs a subcommand with as many arguments as its usage line names: its result goes to out (a
+// link, a table), notes for the person to errOut.
 type runFunc func(ctx context.Context, args []string, out, errOut io.Writer) error
 
 // commands are the subcommands, in the order the usage lists them. The first one runs when none is named.
 var commands = []command{
 	{name: "serve", summary: "run the server (the default when no subcommand is given)", setup: setupServe},
+	{name: "migrate", summary: "apply the database migrations that are due, say which, and exit", setup: setupMigrate},
 	{name: "invite", summary: "create a single-use invitation and print its link (for REGISTRATION=invite)", setup: setupInvite},
+	{name: "version", summary: "print the version and the VCS revision the binary was built from", setup: setupVersion},
 }
 
 func main() {
@@ -84,6 +87,15 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if want := strings.Fields(cmd.args); fs.NArg() != len(want) {
+		if len(want) == 0 {
+			fmt.Fprintf(stderr, "messenger %s: unexpected argument %q\n\n", cmd.name, fs.Arg(0))
+		} else {
+			fmt.Fprintf(stderr, "messenger %s: expected %s\n\n", cmd.name, strings.Join(want, " "))
+		}
+		fs.Usage()
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -138,6 +150,12 @@ func newLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// quietLogger is for administration commands: only problems are worth a log line, their output is
+// what they print.
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // openStore opens and migrates the database DATABASE_URL names.
 func openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -146,10 +164,7 @@ func openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
 }
 
 func setupServe(*flag.FlagSet) runFunc {
-	return func(ctx context.Context, args []string, _, _ io.Writer) error {
-		if len(args) > 0 {
-			return fmt.Errorf("unexpected argument %q", args[0])
-		}
+	return func(ctx context.Context, _ []string, _, _ io.Writer) error {
 		return serve(ctx, newLogger())
 	}
 }

@@ -40,6 +40,7 @@ type Store struct {
 	readerDB *sql.DB
 	dialect  migrations.Dialect
 	url      string
+	migrated migrations.Result
 	send     sender
 }
 
@@ -132,7 +133,8 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", target.Dialect, err)
 	}
-	if err := migrations.Up(ctx, sqlDB, target.Dialect); err != nil {
+	migrated, err := migrations.Up(ctx, sqlDB, target.Dialect)
+	if err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -152,7 +154,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		readerDB.SetMaxOpenConns(sqliteReaders)
 		readerDB.SetMaxIdleConns(sqliteReaders)
 	}
-	st := &Store{db: db, sqlDB: sqlDB, reader: reader, readerDB: readerDB, dialect: target.Dialect, url: databaseURL,
+	st := &Store{db: db, sqlDB: sqlDB, reader: reader, readerDB: readerDB, dialect: target.Dialect, url: databaseURL, migrated: migrated,
 		send: sender{queue: make(chan *sendRequest, maxBatch), done: make(chan struct{})}}
 	go st.commitLoop()
 	if err := st.backfillSkeletons(ctx, log); err != nil {
@@ -196,6 +198,9 @@ func (s *Store) Close() error {
 
 // Dialect names the database in use.
 func (s *Store) Dialect() migrations.Dialect { return s.dialect }
+
+// Migrated says which migrations Open applied and the schema version it left.
+func (s *Store) Migrated() migrations.Result { return s.migrated }
 
 // URL is the DATABASE_URL the store was opened with (the PostgreSQL broker listens on it too).
 func (s *Store) URL() string { return s.url }
