@@ -72,6 +72,10 @@ type Deps struct {
 	// the socket is closed; 0: 10 seconds. A client that falls behind by a whole queue (256 frames) is
 	// closed sooner.
 	WriteTimeout time.Duration
+	// AttachmentsDir is where attachments are kept (ATTACHMENTS_DIR); required.
+	AttachmentsDir string
+	// Attachments bounds uploads; zero fields: defaults.
+	Attachments AttachmentLimits
 }
 
 // Server holds what the handlers share.
@@ -101,6 +105,8 @@ type Server struct {
 	sendsAnnounced bool
 	// trustedProxies are the peers whose X-Forwarded-For names the client (clientAddr).
 	trustedProxies []netip.Prefix
+	// attach keeps attachments' files and limits.
+	attach *attachments
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -141,7 +147,12 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		return nil, nil, err
 	}
 	d.Flow = d.Flow.withDefaults()
+	attach, err := newAttachments(d.AttachmentsDir, d.Attachments)
+	if err != nil {
+		return nil, nil, err
+	}
 	s := &Server{
+		attach:         attach,
 		store:          d.Store,
 		log:            d.Logger,
 		sessions:       &session.Manager{Store: session.NewDBStore(d.Store, d.SessionKeys, secure, d.Timeouts), Origin: origin},
@@ -202,6 +213,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          prefixStrings(d.TrustedProxies),
 	})
+	app.Server().HeaderReceived = attach.allowUploads
 	app.Use(recover.New())
 	app.Use(s.securityHeaders)
 	app.Get("/healthz", s.healthz)
@@ -230,6 +242,8 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Get("/chat/:username", s.requireUser, s.chat)
 	app.Get("/chat/:username/messages", s.requireUser, s.older)
 	app.Post("/chat/:username/messages", s.requireUser, s.sendMessage)
+	app.Get("/attachments/:id", s.requireUser, s.serveAttachment(false))
+	app.Get("/attachments/:id/thumb", s.requireUser, s.serveAttachment(true))
 	return app, s, nil
 }
 

@@ -141,7 +141,12 @@ func (s *Server) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	to := strings.Clone(c.Params("username"))
-	msg, err := s.send(c.UserContext(), me, to, strings.Clone(c.FormValue("body")), strings.Clone(c.FormValue("client_id")))
+	att, release, err := s.receiveAttachment(c, me)
+	if err != nil {
+		return err
+	}
+	msg, err := s.sendWith(c.UserContext(), me, to, strings.Clone(c.FormValue("body")), strings.Clone(c.FormValue("client_id")), att)
+	release(err == nil)
 	if err != nil {
 		return err // handleError answers with the composer, still holding the text
 	}
@@ -172,7 +177,11 @@ func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
 	if sess := session.From(c); sess != nil {
 		csrf = sess.CSRFToken()
 	}
-	composer := views.Composer{Partner: strings.Clone(c.Params("username")), Body: strings.Clone(body), ClientID: clientID, Error: msg, CSRF: strings.Clone(csrf)}
+	composer := views.Composer{Body: strings.Clone(body), ClientID: clientID, Error: msg, CSRF: strings.Clone(csrf)}
+	// A body refused before routing (too large) has no route, so no parameters: read the path.
+	if len(c.Route().Params) > 0 {
+		composer.Partner = strings.Clone(c.Params("username"))
+	}
 	if composer.Partner == "" {
 		composer.Partner = strings.TrimSuffix(strings.TrimPrefix(c.Path(), "/chat/"), "/messages")
 		if p, err := url.PathUnescape(composer.Partner); err == nil {
@@ -194,8 +203,14 @@ func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
 // send is the one way a message enters Messenger, from the composer and from a socket frame alike:
 // validate, store (commit), then announce. The sender is always the signed-in user.
 func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawClientID string) (models.ExtendedMessage, error) {
+	return s.sendWith(ctx, sender, to, rawBody, rawClientID, nil)
+}
+
+// sendWith is send with an attachment (nil: none), whose file is stored already; a message with a
+// file may have no text.
+func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, rawClientID string, att *models.Attachment) (models.ExtendedMessage, error) {
 	body, reason := models.CleanBody(rawBody)
-	if reason != "" {
+	if reason != "" && !(att != nil && utf8Valid(rawBody) && strings.TrimSpace(rawBody) == "") {
 		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, reason)
 	}
 	clientID, ok := models.CleanClientID(rawClientID)
@@ -215,7 +230,7 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 	if recipient.UserID == sender.UserID {
 		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, "You cannot send a message to yourself.")
 	}
-	msg, created, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID})
+	msg, created, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID, Attachment: att})
 	if errors.Is(err, store.ErrConflict) {
 		return msg, errorf(http.StatusConflict, "This message could not be sent because its id was already used for another message. Send it again.")
 	}

@@ -53,6 +53,9 @@ type testOptions struct {
 	pingEvery    time.Duration // zero: the application's defaults
 	pongWait     time.Duration
 	writeTimeout time.Duration
+	// attachmentsDir is where files go; empty: a directory of the test's own.
+	attachmentsDir string
+	attachments    AttachmentLimits
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -83,6 +86,9 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 	if opts.log == nil {
 		opts.log = io.Discard
 	}
+	if opts.attachmentsDir == "" {
+		opts.attachmentsDir = t.TempDir()
+	}
 	app, srv, err := New(Deps{
 		Broker:         broker,
 		Store:          db,
@@ -99,6 +105,8 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		WriteTimeout:   opts.writeTimeout,
 		Registration:   opts.registration,
 		Flow:           opts.flow,
+		AttachmentsDir: opts.attachmentsDir,
+		Attachments:    opts.attachments,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
 		// be turned away as busy.
 		HashQueueWait: 5 * time.Minute,

@@ -80,6 +80,8 @@ type Message struct {
 	RecipientUserID int64
 	Unread          bool
 	ClientID        *string
+	// Attachment is the message's file, if any: a row of its own, loaded with the message.
+	Attachment *Attachment `gorm:"-"`
 }
 
 // ExtendedMessage is a message joined with both usernames, as the original design names it.

@@ -120,3 +120,32 @@ func FuzzCleanBody(f *testing.F) {
 		}
 	})
 }
+
+func TestCleanFileName(t *testing.T) {
+	long := strings.Repeat("a", 300) + ".jpg"
+	tests := map[string]string{
+		"../../etc/passwd":      "passwd",
+		`..\..\windows\win.ini`: "win.ini",
+		"photo.jpg":             "photo.jpg",
+		"  spaced .txt ":        "spaced .txt",
+		"a\x00b\u202ec\n.png":   "abc.png",
+		"..":                    "file",
+		"":                      "file",
+		"dir/":                  "file",
+		"\xff\xfe.bin":          "bin",
+		long:                    strings.Repeat("a", AttachmentNameMaxLen-4) + ".jpg",
+	}
+	for in, want := range tests {
+		if got := CleanFileName(in); got != want {
+			t.Errorf("CleanFileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KB", 10 << 20: "10 MB", 1536: "1.5 KB", 1 << 30: "1.0 GB"} {
+		if got := HumanSize(n); got != want {
+			t.Errorf("HumanSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -41,11 +41,26 @@
     });
   }
 
+  // The text is required unless a file is attached (the markup leaves it optional, so a page
+  // without JavaScript can send a file alone).
+  function composerFile() {
+    var input = document.querySelector("form#composer input[type=file]");
+    return !!(input && input.files && input.files.length > 0);
+  }
+  function composerRequired() {
+    var body = document.querySelector("form#composer #body");
+    if (body) body.required = !composerFile();
+  }
+
   function refresh(root) {
     localTimes(root || document);
     dedupe();
     presence();
+    composerRequired();
   }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.matches && e.target.matches("form#composer input[type=file]")) composerRequired();
+  });
 
   document.addEventListener("DOMContentLoaded", function () { refresh(document); });
   document.addEventListener("htmx:afterSettle", function (e) { refresh(e.target); });
@@ -88,7 +103,7 @@
     var form = t.closest("form#composer");
     if (!form) return;
     e.preventDefault();
-    if (t.value.trim() !== "") form.requestSubmit();
+    if (t.value.trim() !== "" || composerFile()) form.requestSubmit();
   });
 
   // The composer grows by rows, not by an inline style: htmx settles a swapped element's style
@@ -98,7 +113,7 @@
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t || t.id !== "body") return;
-    t.setCustomValidity(t.value !== "" && t.value.trim() === "" ? "Write a message first." : "");
+    t.setCustomValidity(t.value !== "" && t.value.trim() === "" && !composerFile() ? "Write a message first." : "");
     t.rows = 1;
     while (t.scrollHeight > t.clientHeight && t.rows < maxRows) t.rows++;
   });

@@ -134,7 +134,7 @@ func preview(c models.Contact, me int64) string {
 	if c.LastMessage == nil {
 		return "No messages yet"
 	}
-	body := []rune(c.LastMessage.MessageBody)
+	body := []rune(attachmentPreview(c.LastMessage))
 	if len(body) > 80 {
 		body = append(body[:80], '…')
 	}

@@ -183,6 +183,10 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if deps.Attachments, err = attachmentLimitsFromEnv(); err != nil {
+		return err
+	}
+	deps.AttachmentsDir = attachmentsDir()
 	db, err := openStore(ctx, log)
 	if err != nil {
 		return err

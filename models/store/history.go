@@ -110,5 +110,5 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 	if h.HasOlder = len(h.Messages) > limit; h.HasOlder {
 		h.Messages = h.Messages[1:]
 	}
-	return h, nil
+	return h, s.withPageAttachments(ctx, h.Messages)
 }

@@ -15,6 +15,9 @@ JOIN users ru ON ru.user_id = m.recipient_user_id `
 func (s *Store) messageByClientID(ctx context.Context, senderID int64, clientID string) (models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.sender_user_id = ? AND m.client_id = ?`, senderID, clientID).Scan(&msgs).Error
+	if err == nil {
+		err = s.withPageAttachments(ctx, msgs)
+	}
 	return first(msgs, "message by client id", err)
 }
 
@@ -22,6 +25,9 @@ func (s *Store) messageByClientID(ctx context.Context, senderID int64, clientID 
 func (s *Store) MessageByID(ctx context.Context, id int64) (models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.message_id = ?`, id).Scan(&msgs).Error
+	if err == nil {
+		err = s.withPageAttachments(ctx, msgs)
+	}
 	return first(msgs, "message by id", err)
 }
 
@@ -73,7 +79,7 @@ func (s *Store) MessagesBefore(ctx context.Context, conversationID, beforeSeq in
 		msgs[i], msgs[j] = msgs[j], msgs[i]
 	}
 	page.Messages = msgs
-	return page, nil
+	return page, s.withPageAttachments(ctx, msgs)
 }
 
 // MessagesAfter returns up to limit messages with seq above afterSeq, oldest first: what a page that
@@ -82,6 +88,9 @@ func (s *Store) MessagesAfter(ctx context.Context, conversationID, afterSeq int6
 	var msgs []models.ExtendedMessage
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 		conversationID, afterSeq, limit).Scan(&msgs).Error
+	if err == nil {
+		err = s.withPageAttachments(ctx, msgs)
+	}
 	return msgs, wrap("messages after", err)
 }
 

@@ -37,6 +37,9 @@ type SendInput struct {
 	RecipientID int64
 	Body        string
 	ClientID    string // optional idempotency key, unique per sender
+	// Attachment, when set, is stored with the message (its file already on disk); the store fills in
+	// its ids and date.
+	Attachment *models.Attachment
 }
 
 type sendRequest struct {
@@ -244,7 +247,7 @@ func (s *Store) commitRows(ctx context.Context, rows []*sendRequest, results map
 // retried answers a send whose client id is already stored: the stored message when the send is a
 // retry of it, ErrConflict when the id was used for another recipient or another text.
 func retried(stored models.ExtendedMessage, in SendInput) (models.ExtendedMessage, bool, error) {
-	if stored.RecipientUserID != in.RecipientID || stored.MessageBody != in.Body {
+	if stored.RecipientUserID != in.RecipientID || stored.MessageBody != in.Body || !sameAttachment(stored.Attachment, in.Attachment) {
 		return models.ExtendedMessage{}, false, wrap("send message: client id reused", ErrConflict)
 	}
 	return stored, false, nil
@@ -414,6 +417,9 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 			}
 		}
 		return nil, duplicates, nil
+	}
+	if err := s.insertAttachments(ctx, tx, rows, msgs); err != nil {
+		return nil, nil, err
 	}
 
 	// 4. Each conversation's newest message.

@@ -120,6 +120,7 @@ func (s *Store) contacts(ctx context.Context, viewerID, onlyID int64) ([]models.
 		return nil, wrap("contacts", err)
 	}
 	out := make([]models.Contact, len(rows))
+	last := make([]*models.Message, 0, len(rows))
 	for i, r := range rows {
 		out[i] = models.Contact{User: r.User, Online: r.Online, ConversationID: r.ConversationID, Unread: r.Unread}
 		if r.LastMessageID != nil {
@@ -128,9 +129,10 @@ func (s *Store) contacts(ctx context.Context, viewerID, onlyID int64) ([]models.
 				MessageDate: deref(r.LastDate), SenderUserID: deref(r.LastSenderID),
 				RecipientUserID: deref(r.LastRecipientID), Unread: deref(r.LastUnread),
 			}
+			last = append(last, out[i].LastMessage)
 		}
 	}
-	return out, nil
+	return out, s.withAttachments(ctx, last...)
 }
 
 func deref[T any](p *T) T {
