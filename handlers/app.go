@@ -230,6 +230,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 
 	app.Post("/logout", s.requireUser, s.logout)
 	app.Get("/", s.requireUser, s.index)
+	app.Get("/search", s.requireUser, s.search)
 	app.Get("/settings", s.requireUser, s.settingsPage)
 	app.Post("/settings", s.requireUser, s.saveProfile)
 	app.Post("/settings/password", s.requireUser, s.changePassword)

@@ -29,19 +29,6 @@ func (s *Server) page(c *fiber.Ctx, title string) views.Page {
 	return views.Page{Title: title, Me: &me, CSRF: session.From(c).CSRFToken()}
 }
 
-func (s *Server) index(c *fiber.Ctx) error {
-	me := currentUser(c)
-	contacts, err := s.store.Contacts(c.UserContext(), me.UserID)
-	if err != nil {
-		return err
-	}
-	shell := views.Shell{Page: s.page(c, "Chats"), Contacts: contacts}
-	if isFragmentRequest(c) {
-		return render(c, http.StatusOK, views.ShellView(shell))
-	}
-	return render(c, http.StatusOK, views.ShellPage(shell))
-}
-
 // history loads the conversation with the {username} of the URL, up to the message before (0: the
 // newest page), in one query; yourself and unknown names are 404.
 func (s *Server) history(c *fiber.Ctx, before int64) (store.History, error) {
@@ -63,15 +50,18 @@ func (s *Server) chat(c *fiber.Ctx) error {
 // renderChat shows the conversation with the URL's partner; composer carries what the user typed and
 // an error when a send failed.
 func (s *Server) renderChat(c *fiber.Ctx, status int, composer views.Composer) error {
-	h, err := s.history(c, 0)
+	h, err := s.chatHistory(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
 	me, partner := currentUser(c), h.Partner
-	chat := views.Chat{Me: me, Messages: h.Messages, HasOlder: h.HasOlder}
+	chat := views.Chat{Me: me, Messages: h.Messages, HasOlder: h.HasOlder, Focus: h.focus, NewerAfter: h.newerAfter}
 	if n := len(h.Messages); n > 0 {
 		chat.LastSeq = h.Messages[n-1].Seq
+	}
+	if h.lastSeq != 0 { // opened at a message: the newer ones are paged in, only what is new comes live
+		chat.LastSeq = h.lastSeq
 	}
 	// A link on another site must not mark a conversation read: only a navigation from this site
 	// (or from a browser that does not say) counts as the user viewing it.
@@ -94,7 +84,7 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, composer views.Composer) e
 		composer.ClientID = newClientID()
 	}
 	chat.Composer = composer
-	shell := views.Shell{Page: s.page(c, partner.FullName()), Contacts: contacts, Chat: &chat}
+	shell := views.Shell{Page: s.page(c, partner.FullName()), People: views.People{Contacts: contacts}, Chat: &chat}
 	if isFragmentRequest(c) {
 		return render(c, status, views.ShellView(shell))
 	}
@@ -115,6 +105,9 @@ func (s *Server) markRead(ctx context.Context, conversationID, readerID, partner
 }
 
 func (s *Server) older(c *fiber.Ctx) error {
+	if c.Query("after") != "" {
+		return s.newer(c)
+	}
 	before, err := strconv.ParseInt(c.Query("before"), 10, 64)
 	if err != nil || before <= 0 {
 		if _, err := s.history(c, 0); err != nil {

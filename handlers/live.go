@@ -26,6 +26,9 @@ type socketState struct {
 	baseSeq int64 // the newest seq the page was rendered with; its live area holds what came after
 	lastSeq int64 // the newest seq of that conversation this page holds
 	visible bool
+	// filter is the users list's search as the page shows it ("" for none): rows of people it leaves
+	// out are not pushed to the page.
+	filter string
 }
 
 func stateOf(sk *realtime.Socket) *socketState {
@@ -40,6 +43,7 @@ func stateOf(sk *realtime.Socket) *socketState {
 func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, partner models.User, convID, after int64, visible bool) ([]byte, error) {
 	st := stateOf(sk)
 	st.partner, st.convID, st.baseSeq, st.lastSeq, st.visible = partner, convID, after, after, visible
+	st.filter = "" // a conversation page lists everyone
 	var msgs []models.ExtendedMessage
 	if convID != 0 {
 		var err error
@@ -129,7 +133,7 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 			return renderBytes(ctx, views.Presence(s.presence.contacts(ev)))
 		})
 	case realtime.KindUser:
-		if ev.Actor == nil || ev.ActorID == me {
+		if ev.Actor == nil || ev.ActorID == me || !ev.Actor.Matches(st.filter) {
 			return nil, nil
 		}
 		return ev.Frames.Get(0, func() ([]byte, error) {
@@ -214,8 +218,12 @@ func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime
 	if withMessage {
 		key |= 1
 	}
+	listed := other.Matches(st.filter) // a searched list shows only the people it found
+	if !listed {
+		key |= 1 << 4
+	}
 	frame, err := ev.Frames.Get(key, func() ([]byte, error) {
-		return s.messageFragment(ctx, ev, me, *other, role, page, withMessage)
+		return s.messageFragment(ctx, ev, me, *other, role, page, withMessage, listed)
 	})
 	if err != nil || len(missed) == 0 {
 		return frame, err
@@ -230,8 +238,8 @@ func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime
 
 // messageFragment renders one variant of a new message: the message appended to the conversation
 // (its targets are specific to the pair, so every page of the two may have it) and the users-list row
-// of the other person moved to the top.
-func (s *Server) messageFragment(ctx context.Context, ev realtime.Event, viewer int64, other models.User, role, page int, withMessage bool) ([]byte, error) {
+// of the other person moved to the top, when the page lists them.
+func (s *Server) messageFragment(ctx context.Context, ev realtime.Event, viewer int64, other models.User, role, page int, withMessage, listed bool) ([]byte, error) {
 	m := ev.Message
 	var out bytes.Buffer
 	if withMessage {
@@ -243,6 +251,9 @@ func (s *Server) messageFragment(ctx context.Context, ev realtime.Event, viewer 
 		if err := views.LiveAppend(viewer, m.SenderUserID, m.RecipientUserID, []models.ExtendedMessage{*m}).Render(ctx, &out); err != nil {
 			return nil, err
 		}
+	}
+	if !listed {
+		return out.Bytes(), nil
 	}
 	row := models.Contact{User: other, ConversationID: &m.ConversationID, LastMessage: &m.Message}
 	switch {
@@ -260,11 +271,11 @@ func (s *Server) messageFragment(ctx context.Context, ev realtime.Event, viewer 
 }
 
 func (s *Server) userList(ctx context.Context, st *socketState) (templ.Component, error) {
-	contacts, err := s.store.Contacts(ctx, st.me.UserID)
+	contacts, more, err := s.store.FindContacts(ctx, st.me.UserID, st.filter)
 	if err != nil {
 		return nil, err
 	}
-	return views.UserList(st.me.UserID, contacts, st.partner.UserID, true), nil
+	return views.PeopleList(st.me.UserID, views.People{Contacts: contacts, Query: st.filter, More: more}, st.partner.UserID, true), nil
 }
 
 func renderBytes(ctx context.Context, c templ.Component) ([]byte, error) {

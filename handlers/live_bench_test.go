@@ -40,7 +40,7 @@ func BenchmarkRenderMessageFragment(b *testing.B) {
 	ev, _, bob := benchMessage()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ts.srv.messageFragment(context.Background(), ev, bob.UserID, *ev.Sender, roleRecipient, pageElsewhere, true); err != nil {
+		if _, err := ts.srv.messageFragment(context.Background(), ev, bob.UserID, *ev.Sender, roleRecipient, pageElsewhere, true, true); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -74,6 +74,7 @@ type frame struct {
 	ClientID string          `json:"client_id"`
 	After    json.RawMessage `json:"after"`
 	Visible  string          `json:"visible"`
+	Q        string          `json:"q"` // the users list's search (close)
 }
 
 // decodeFrame parses a client frame; every problem is a sentence for the person.
@@ -230,6 +231,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 		sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
 			st := stateOf(sk)
 			st.partner, st.convID, st.baseSeq, st.lastSeq = models.User{}, 0, 0, 0
+			st.filter = listFilter(f.Q)
 			list, err := s.userList(ctx, st)
 			if err != nil {
 				return nil, err

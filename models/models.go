@@ -41,10 +41,13 @@ type User struct {
 	UsernameKey string // NFKC + case fold of Username: what uniqueness and look-ups compare
 	// UsernameSkeleton is the confusables skeleton of UsernameKey: look-alike names share it.
 	UsernameSkeleton string
-	Password         string
-	CreatedAt        time.Time
-	LastSeenAt       *time.Time
-	ActiveUntil      *time.Time // online without a socket (plain-HTML use) until this instant
+	// NameKey is the first and last name folded like UsernameKey, a line apart: what people search
+	// compares.
+	NameKey     string
+	Password    string
+	CreatedAt   time.Time
+	LastSeenAt  *time.Time
+	ActiveUntil *time.Time // online without a socket (plain-HTML use) until this instant
 }
 
 // FullName is the name shown next to the username.

@@ -172,3 +172,30 @@ func (e FieldErrors) Set(field, msg string) {
 		e[field] = msg
 	}
 }
+
+// NameKey is what people search compares a user's names with: each folded as UsernameKey folds a
+// username, a line apart so that a search cannot match across the two.
+func NameKey(first, last string) string {
+	return UsernameKey(first) + "\n" + UsernameKey(last)
+}
+
+// SearchKey is a search as typed, folded like the keys it is compared with; control characters (the
+// line between the names among them) and surrounding blanks are dropped.
+func SearchKey(query string) string {
+	return strings.TrimSpace(UsernameKey(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, query)))
+}
+
+// Matches reports whether a user's username, first or last name contains a search (folded by
+// SearchKey), as the users list's search in the store decides it. Every user matches no search.
+func (u User) Matches(query string) bool {
+	if query == "" {
+		return true
+	}
+	key := SearchKey(query)
+	return strings.Contains(UsernameKey(u.Username), key) || strings.Contains(NameKey(u.FirstName, u.LastName), key)
+}

@@ -1,8 +1,9 @@
 // Messenger's progressive enhancement. Every feature works without this file; with it:
 // Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
 // arrives twice (the POST answer and the socket push) shows once, a users-list row's data-online
-// follows its live presence dot, the composer keeps its height in step with its text and refuses to
-// send blanks, and a dropped socket shows "Reconnecting…".
+// follows its live presence dot, a conversation opened at a message scrolls to it, the composer keeps
+// its height in step with its text and refuses to send blanks, and a dropped socket shows
+// "Reconnecting…".
 (function () {
   "use strict";
 
@@ -52,11 +53,21 @@
     if (body) body.required = !composerFile();
   }
 
+  // A conversation opened at a message (a search result) shows that message, once, rather than the
+  // newest.
+  function focusMessage() {
+    var el = document.querySelector("[data-focus]:not([data-focus-shown])");
+    if (!el) return;
+    el.setAttribute("data-focus-shown", "");
+    el.scrollIntoView({ block: "center" });
+  }
+
   function refresh(root) {
     localTimes(root || document);
     dedupe();
     presence();
     composerRequired();
+    focusMessage();
   }
   document.addEventListener("change", function (e) {
     if (e.target && e.target.matches && e.target.matches("form#composer input[type=file]")) composerRequired();

@@ -3,7 +3,11 @@
 package views
 
 import (
+	"context"
+	"io"
+
 	"fmt"
+	"github.com/a-h/templ"
 	"net/url"
 	"strconv"
 	"time"
@@ -42,8 +46,39 @@ type RegisterForm struct {
 // Shell is the signed-in screen: the users list and, when one is open, a conversation.
 type Shell struct {
 	Page
+	People
+	Chat   *Chat
+	Search *Search // the message search, when the main area shows it
+}
+
+// Search is a message search and a page of what it found.
+type Search struct {
+	Query string
+	Terms []string // the words searched for; none when the query has none
+	Hits  []models.SearchHit
+	More  bool // older hits exist: the next page starts before the last one
+}
+
+// SearchURL is the message search for q, from the newest hit (before 0) or before a message.
+func SearchURL(q string, before int64) string {
+	v := url.Values{"q": {q}}
+	if before > 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	return "/search?" + v.Encode()
+}
+
+// ChatAtURL opens a conversation around one of its messages.
+func ChatAtURL(username string, messageID int64) string {
+	return ChatURL(username) + "?at=" + strconv.FormatInt(messageID, 10)
+}
+
+// People is the users list: the contacts shown, the search that narrowed them ("" for none) and
+// whether more people exist than it lists.
+type People struct {
 	Contacts []models.Contact
-	Chat     *Chat
+	Query    string
+	More     bool
 }
 
 // Chat is one open conversation.
@@ -54,6 +89,10 @@ type Chat struct {
 	HasOlder bool
 	LastSeq  int64 // the newest seq shown; the socket catches up from here
 	Composer Composer
+	// Focus is the message the conversation was opened at (?at=), 0 for none; NewerAfter, when not 0,
+	// is the last message shown before newer ones that a loader fetches.
+	Focus      int64
+	NewerAfter int64
 }
 
 // Composer is the message form: what was typed, the client id that makes a retry idempotent, an error.
@@ -72,6 +111,10 @@ type OlderPage struct {
 	Partner  models.User
 	Messages []models.ExtendedMessage
 	HasOlder bool
+	// Newer: the messages are the run after a message (a conversation opened at a search hit), and
+	// HasNewer says whether more follow.
+	Newer    bool
+	HasNewer bool
 }
 
 // ErrorPage is a page that explains what went wrong.
@@ -91,6 +134,14 @@ func MessagesURL(username string) string { return ChatURL(username) + "/messages
 func OlderURL(username string, beforeID int64) string {
 	return MessagesURL(username) + "?before=" + strconv.FormatInt(beforeID, 10)
 }
+
+// NewerURL pages forward after a message.
+func NewerURL(username string, afterID int64) string {
+	return MessagesURL(username) + "?after=" + strconv.FormatInt(afterID, 10)
+}
+
+// NewerID is the newer-messages loader of a conversation.
+func NewerID(a, b int64) string { return "newer-" + PairKey(a, b) }
 
 // PairKey names a conversation the same way from both sides, so out-of-band targets of one
 // conversation can never match another.
@@ -206,4 +257,20 @@ func otherSessionsText(n int64) string {
 		return "You are also signed in on 1 other browser or device."
 	}
 	return "You are also signed in on " + strconv.FormatInt(n, 10) + " other browsers or devices."
+}
+
+type focusKey struct{}
+
+// focusOn renders its children with one message marked as the one a conversation was opened at
+// (data-focus), so that MessageItem keeps one signature for every page and fragment.
+func focusOn(messageID int64) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		children := templ.GetChildren(ctx)
+		return children.Render(context.WithValue(templ.ClearChildren(ctx), focusKey{}, messageID), w)
+	})
+}
+
+func focused(ctx context.Context, messageID int64) bool {
+	id, _ := ctx.Value(focusKey{}).(int64)
+	return id != 0 && id == messageID
 }

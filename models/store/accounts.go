@@ -44,7 +44,8 @@ func (s *Store) backfillSkeletons(ctx context.Context, log *slog.Logger) error {
 // UpdateProfile sets a user's names and gender (the settings page).
 func (s *Store) UpdateProfile(ctx context.Context, userID int64, p models.Profile) error {
 	res := s.q(ctx).Model(&models.User{}).Where("user_id = ?", userID).
-		Updates(map[string]any{"first_name": p.FirstName, "last_name": p.LastName, "gender": p.Gender})
+		Updates(map[string]any{"first_name": p.FirstName, "last_name": p.LastName, "gender": p.Gender,
+			"name_key": models.NameKey(p.FirstName, p.LastName)})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return wrap("update profile", ErrNotFound)
 	}

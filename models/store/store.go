@@ -157,7 +157,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	st := &Store{db: db, sqlDB: sqlDB, reader: reader, readerDB: readerDB, dialect: target.Dialect, url: databaseURL, migrated: migrated,
 		send: sender{queue: make(chan *sendRequest, maxBatch), done: make(chan struct{})}}
 	go st.commitLoop()
-	if err := st.backfillSkeletons(ctx, log); err != nil {
+	if err := errors.Join(st.backfillSkeletons(ctx, log), st.backfillNameKeys(ctx)); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,6 +21,7 @@ func (s *Store) CreateUser(ctx context.Context, u *models.User) error {
 func createUser(tx *gorm.DB, u *models.User) error {
 	u.UsernameKey = models.UsernameKey(u.Username)
 	u.UsernameSkeleton = models.UsernameSkeleton(u.Username)
+	u.NameKey = models.NameKey(u.FirstName, u.LastName)
 	u.CreatedAt = now()
 	return tx.Create(u).Error
 }
@@ -66,40 +68,85 @@ type contactRow struct {
 	Unread          int64
 }
 
-// contactsSQL selects every other user with the latest message between the pair, the number of their
-// messages the viewer has not read and whether they are online, in one statement. The correlated
-// count uses the partial index on unread messages.
+// contactsSQL selects the users list in one statement: the viewer's conversation partners, then up to
+// @others of everyone else by name, each with the latest message between the pair, the number of their
+// messages the viewer has not read and whether they are online. The correlated count uses the partial
+// index on unread messages; the others are a range of the unique username_key index cut at the limit,
+// so a directory of a million users costs what one of two hundred does. %[1]s narrows both halves (a
+// search, or one user).
 const contactsSQL = `
+WITH mine AS (
+    SELECT c.conversation_id, c.last_message_id,
+           CASE WHEN c.user_low_id = @viewer THEN c.user_high_id ELSE c.user_low_id END AS partner_id
+    FROM conversations c
+    WHERE c.user_low_id = @viewer OR c.user_high_id = @viewer
+), listed AS (
+    SELECT mine.partner_id AS user_id, mine.conversation_id, mine.last_message_id FROM mine
+    UNION ALL
+    SELECT * FROM (
+        SELECT u.user_id, CAST(NULL AS BIGINT) AS conversation_id, CAST(NULL AS BIGINT) AS last_message_id
+        FROM users u
+        WHERE u.user_id <> @viewer AND NOT EXISTS (SELECT 1 FROM mine WHERE mine.partner_id = u.user_id) %[1]s
+        ORDER BY u.username_key LIMIT @others) o
+)
 SELECT u.*,
        (u.active_until > @now OR EXISTS (
             SELECT 1 FROM presence p JOIN instances i ON i.instance_id = p.instance_id
             WHERE p.user_id = u.user_id AND p.sockets > 0 AND i.heartbeat_at > @fresh)) AS online,
-       c.conversation_id,
+       l.conversation_id,
        m.message_id AS last_message_id, m.message_body AS last_body, m.message_date AS last_date,
        m.sender_user_id AS last_sender_id, m.recipient_user_id AS last_recipient_id, m.unread AS last_unread,
        (SELECT COUNT(*) FROM messages um
          WHERE um.recipient_user_id = @viewer AND um.sender_user_id = u.user_id AND um.unread) AS unread
-FROM users u
-LEFT JOIN conversations c
-       ON (c.user_low_id = @viewer AND c.user_high_id = u.user_id)
-       OR (c.user_high_id = @viewer AND c.user_low_id = u.user_id)
-LEFT JOIN messages m ON m.message_id = c.last_message_id
-WHERE u.user_id <> @viewer %s
-ORDER BY c.last_message_id DESC NULLS LAST, u.username_key`
+FROM listed l
+JOIN users u ON u.user_id = l.user_id
+LEFT JOIN messages m ON m.message_id = l.last_message_id
+WHERE u.user_id <> @viewer %[1]s
+ORDER BY l.last_message_id DESC NULLS LAST, u.username_key`
+
+// MaxListedOthers is how many people the users list shows besides the viewer's conversations; search
+// finds the rest.
+const MaxListedOthers = 200
 
 // PresenceFreshness is how recent an instance's heartbeat must be for its sockets to count.
 const PresenceFreshness = 45 * time.Second
 
-// Contacts is the users list for viewer: everyone else, latest conversation first, then by name.
+// Contacts is the users list for viewer: their conversations, latest first, then up to
+// MaxListedOthers of everyone else by name.
 func (s *Store) Contacts(ctx context.Context, viewerID int64) ([]models.Contact, error) {
-	return s.contacts(ctx, viewerID, 0)
+	list, _, err := s.FindContacts(ctx, viewerID, "")
+	return list, err
+}
+
+// FindContacts is the users list narrowed to the people whose username, first or last name contains
+// query, ignoring case and width as models.SearchKey folds it ("" narrows nothing): the viewer's conversations with them first, latest
+// first, then up to MaxListedOthers of the others by name. more says others were left out.
+func (s *Store) FindContacts(ctx context.Context, viewerID int64, query string) (list []models.Contact, more bool, err error) {
+	filter, args := "", []any{}
+	if key := models.SearchKey(query); key != "" {
+		filter = `AND (u.username_key LIKE @pattern ESCAPE '\' OR u.name_key LIKE @pattern ESCAPE '\')`
+		args = append(args, sql.Named("pattern", containsPattern(key)))
+	}
+	list, err = s.contacts(ctx, viewerID, filter, MaxListedOthers+1, args...)
+	if err != nil {
+		return nil, false, wrap("find contacts", err)
+	}
+	others := 0
+	for i, c := range list {
+		if c.ConversationID == nil {
+			if others++; others > MaxListedOthers {
+				return slices.Delete(list, i, i+1), true, nil
+			}
+		}
+	}
+	return list, false, nil
 }
 
 // Contact is the users-list row of one other user, as Contacts would show it.
 func (s *Store) Contact(ctx context.Context, viewerID, otherID int64) (models.Contact, error) {
-	list, err := s.contacts(ctx, viewerID, otherID)
+	list, err := s.contacts(ctx, viewerID, "AND u.user_id = @only", 1, sql.Named("only", otherID))
 	if err != nil {
-		return models.Contact{}, err
+		return models.Contact{}, wrap("contact", err)
 	}
 	if len(list) == 0 {
 		return models.Contact{}, wrap("contact", ErrNotFound)
@@ -107,17 +154,13 @@ func (s *Store) Contact(ctx context.Context, viewerID, otherID int64) (models.Co
 	return list[0], nil
 }
 
-func (s *Store) contacts(ctx context.Context, viewerID, onlyID int64) ([]models.Contact, error) {
-	filter := ""
+func (s *Store) contacts(ctx context.Context, viewerID int64, filter string, others int, filterArgs ...any) ([]models.Contact, error) {
 	t := now()
-	args := []any{sql.Named("viewer", viewerID), sql.Named("now", t), sql.Named("fresh", t.Add(-PresenceFreshness))}
-	if onlyID != 0 {
-		filter = "AND u.user_id = @only"
-		args = append(args, sql.Named("only", onlyID))
-	}
+	args := append([]any{sql.Named("viewer", viewerID), sql.Named("now", t), sql.Named("fresh", t.Add(-PresenceFreshness)),
+		sql.Named("others", others)}, filterArgs...)
 	var rows []contactRow
 	if err := s.r(ctx).Raw(fmt.Sprintf(contactsSQL, filter), args...).Scan(&rows).Error; err != nil {
-		return nil, wrap("contacts", err)
+		return nil, fmt.Errorf("contacts: %w", err)
 	}
 	out := make([]models.Contact, len(rows))
 	last := make([]*models.Message, 0, len(rows))
