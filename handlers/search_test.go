@@ -248,3 +248,24 @@ func usersNamed(t *testing.T, ts *testServer, names ...string) map[string]models
 	}
 	return users
 }
+
+// Web addresses in a message are links on the conversation page and in the fragment pushed over the
+// socket; nothing else in the text becomes markup.
+func TestMessageLinks(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	alice := ts.signedUp("alice")
+	bob := ts.signedUp("bob")
+	sock := bob.socket().ready()
+	from := len(sock.snapshot())
+	body := `look: https://example.org/a?b=1&c="x"<img src=x onerror=alert(1)> javascript:alert(1) data:text/html,hi (https://example.com/path).`
+	if r := alice.send("bob", body, "link-1"); r.status != http.StatusSeeOther {
+		t.Fatalf("send: %d", r.status)
+	}
+	want := `look: <a href="https://example.org/a?b=1&amp;c=" rel="noopener noreferrer nofollow" target="_blank" class="message-link">https://example.org/a?b=1&amp;c=</a>&#34;x&#34;&lt;img src=x onerror=alert(1)&gt; javascript:alert(1) data:text/html,hi (<a href="https://example.com/path" rel="noopener noreferrer nofollow" target="_blank" class="message-link">https://example.com/path</a>).`
+	if page := alice.get("/chat/bob").body; !strings.Contains(page, want) {
+		t.Errorf("the conversation page does not show the links safely:\n%s", page)
+	}
+	if frame, _ := sock.waitFor(from, `data-client-id="link-1"`); !strings.Contains(frame, want) {
+		t.Errorf("the pushed fragment does not show the links safely:\n%s", frame)
+	}
+}
