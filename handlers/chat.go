@@ -235,23 +235,29 @@ func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, 
 	// client id announces the stored message again: pages catch up by sequence, so a second
 	// announcement shows nothing twice and covers a first one lost in a crash.
 	if !created || !s.sendsAnnounced {
-		s.publish(ctx, s.liveMessageEvent(ctx, msg, sender, recipient))
+		s.publish(ctx, s.liveMessageEvent(ctx, msg, created, sender, recipient))
 	}
 	return msg, nil
 }
 
-// messageEvent announces a stored message to its own pair, never to whoever a request named.
+// messageEvent announces a stored message to its own pair, never to whoever a request named, with the
+// unread counts its send returned.
 func messageEvent(msg models.ExtendedMessage) realtime.Event {
 	return realtime.Event{Kind: realtime.KindMessage, Users: []int64{msg.SenderUserID, msg.RecipientUserID},
-		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: msg.SenderUserID}
+		MessageID: msg.MessageID, ConversationID: msg.ConversationID, Seq: msg.Seq, ActorID: msg.SenderUserID,
+		SenderUnread: msg.SenderUnread, RecipientUnread: msg.RecipientUnread}
 }
 
 // liveMessageEvent is messageEvent with everything the message's fragments show, so that no socket asks
 // the database: the message, both users and each one's unread count in the conversation. What crosses
 // instances is the ids and the counts; an instance that gets only ids loads the rest once (deliver).
-func (s *Server) liveMessageEvent(ctx context.Context, msg models.ExtendedMessage, sender, recipient models.User) realtime.Event {
+// A new message's counts come from its send; a repeated one (not created) reads the current ones.
+func (s *Server) liveMessageEvent(ctx context.Context, msg models.ExtendedMessage, created bool, sender, recipient models.User) realtime.Event {
 	ev := messageEvent(msg)
 	ev.Message, ev.Sender, ev.Receiver = &msg, &sender, &recipient
+	if created {
+		return ev
+	}
 	var err error
 	ev.SenderUnread, ev.RecipientUnread, err = s.store.UnreadBetween(ctx, msg.SenderUserID, msg.RecipientUserID)
 	if err != nil {

@@ -379,11 +379,7 @@ func (s *Server) completeMessage(ctx context.Context, ev *realtime.Event) error 
 		if err != nil {
 			return err
 		}
-		ev.Message = &msg
-		// Announced by the transaction that stored it (PostgreSQL): the counts are read here.
-		if ev.SenderUnread, ev.RecipientUnread, err = s.store.UnreadBetween(ctx, msg.SenderUserID, msg.RecipientUserID); err != nil {
-			return err
-		}
+		ev.Message = &msg // the unread counts came with the event, from the send that stored it
 	}
 	m := ev.Message
 	ev.Users = []int64{m.SenderUserID, m.RecipientUserID}

@@ -36,7 +36,7 @@ func TestLiveDeliveryReadsNoDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := ts.srv.liveMessageEvent(t.Context(), msg, alice, bob)
+		ev := ts.srv.liveMessageEvent(t.Context(), msg, true, alice, bob)
 		newcomer := models.User{UserID: carol.UserID + 100, Username: "dave", FirstName: "Dave"}
 		froms := map[*liveSocket]int{}
 		for _, list := range socks {

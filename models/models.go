@@ -92,6 +92,11 @@ type ExtendedMessage struct {
 	Message
 	SenderUsername    string
 	RecipientUsername string
+	// SenderUnread and RecipientUnread are each one's unread count in the conversation right after the
+	// message was stored: set by Store.SendMessage from the counters its transaction keeps, zero when
+	// the message was read back from the database.
+	SenderUnread    int64 `gorm:"-"`
+	RecipientUnread int64 `gorm:"-"`
 }
 
 // ClientIDValue is the client id or "" when none was given.

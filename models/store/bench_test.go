@@ -74,8 +74,10 @@ func seedConversation(tb testing.TB, dialect string, n int) (*store.Store, int64
 	}
 	exec(tb, s, db, `UPDATE conversations SET
 		last_message_id = (SELECT message_id FROM messages WHERE conversation_id = ? AND seq = ?),
-		last_message_at = (SELECT message_date FROM messages WHERE conversation_id = ? AND seq = ?)
-		WHERE conversation_id = ?`, conv, n, conv, n, conv)
+		last_message_at = (SELECT message_date FROM messages WHERE conversation_id = ? AND seq = ?),
+		low_unread = (SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND recipient_user_id = ? AND unread),
+		high_unread = (SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND recipient_user_id = ? AND unread)
+		WHERE conversation_id = ?`, conv, n, conv, n, conv, alice.UserID, conv, bob.UserID, conv)
 	// Leave the database as it would settle after such a load, so the first reads do not pay for it.
 	// PostgreSQL: autovacuum would vacuum and analyze a table this size soon; do it now rather than race
 	// it. SQLite: the WAL checkpoints itself every thousand pages; the one big INSERT left it all in

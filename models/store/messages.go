@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"gorm.io/gorm"
+
 	"messenger/models"
 )
 
@@ -105,11 +107,23 @@ func (s *Store) MessageInConversation(ctx context.Context, conversationID, messa
 // newest the reader was shown. A message that arrives (or commits late) after the reader's page or
 // socket saw throughSeq stays unread, however soon after it the mark runs. It returns how many changed
 // and the id of the newest message now read (0 when none changed).
+//
+// The reader's unread counter in the conversation goes down by as many, in the same transaction.
 func (s *Store) MarkRead(ctx context.Context, conversationID, readerID, throughSeq int64) (int64, int64, error) {
 	var ids []int64
-	err := s.q(ctx).Raw(`UPDATE messages SET unread = ?
-		WHERE conversation_id = ? AND recipient_user_id = ? AND unread AND seq <= ? RETURNING message_id`,
-		false, conversationID, readerID, throughSeq).Scan(&ids).Error
+	err := s.q(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Raw(`UPDATE messages SET unread = ?
+			WHERE conversation_id = ? AND recipient_user_id = ? AND unread AND seq <= ? RETURNING message_id`,
+			false, conversationID, readerID, throughSeq).Scan(&ids).Error
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		n := len(ids)
+		return tx.Exec(`UPDATE conversations SET
+			low_unread = low_unread - CASE WHEN user_low_id = ? THEN ? ELSE 0 END,
+			high_unread = high_unread - CASE WHEN user_high_id = ? THEN ? ELSE 0 END
+			WHERE conversation_id = ?`, readerID, n, readerID, n, conversationID).Error
+	})
 	if err != nil || len(ids) == 0 {
 		return 0, 0, wrap("mark read", err)
 	}

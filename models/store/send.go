@@ -348,20 +348,30 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		s.send.inTx()
 	}
 
-	// 2. Each conversation's next sequence numbers.
+	// 2. Each conversation's next sequence numbers, and its two unread counters raised by the batch's
+	// messages to each user.
+	toLow := make(map[pair]int64, len(pairs))
+	for _, r := range rows {
+		if p := pairOf(r.in); r.in.RecipientID == p.low {
+			toLow[p]++
+		}
+	}
 	args = args[:0]
 	for _, p := range pairs {
-		args = append(args, p.low, p.high, counts[p])
+		args = append(args, p.low, p.high, counts[p], toLow[p], counts[p]-toLow[p])
 	}
-	type convSeq struct{ id, next, last int64 } // next: the seq the next row of this batch takes
+	// next: the seq the next row of this batch takes; lowUnread, highUnread: the counters before it.
+	type convSeq struct{ id, next, last, lowUnread, highUnread int64 }
 	convs := make(map[pair]*convSeq, len(pairs))
 	err = query("seq", func(q *sql.Rows) error {
 		var c convSeq
 		var p pair
-		if err := q.Scan(&c.id, &p.low, &p.high, &c.last); err != nil {
+		if err := q.Scan(&c.id, &p.low, &p.high, &c.last, &c.lowUnread, &c.highUnread); err != nil {
 			return err
 		}
 		c.next = c.last - counts[p] + 1
+		c.lowUnread -= toLow[p]
+		c.highUnread -= counts[p] - toLow[p]
 		convs[p] = &c
 		return nil
 	}, args...)
@@ -383,6 +393,13 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		m := models.Message{ConversationID: c.id, Seq: c.next, MessageDate: date, MessageBody: r.in.Body,
 			SenderUserID: r.in.SenderID, RecipientUserID: r.in.RecipientID, Unread: true}
 		c.next++
+		if r.in.RecipientID < r.in.SenderID {
+			c.lowUnread++
+			msgs[i].RecipientUnread, msgs[i].SenderUnread = c.lowUnread, c.highUnread
+		} else {
+			c.highUnread++
+			msgs[i].RecipientUnread, msgs[i].SenderUnread = c.highUnread, c.lowUnread
+		}
 		var clientID any
 		if r.in.ClientID != "" {
 			m.ClientID = &r.in.ClientID
@@ -488,10 +505,12 @@ var batchSQL = map[string]func(n int) string{
 			`) ORDER BY user_low_id, user_high_id FOR UPDATE`
 	},
 	"seq": func(n int) string {
-		return `WITH v (low, high, k) AS (VALUES ` + values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
-UPDATE conversations SET last_seq = last_seq + v.k FROM v
-WHERE conversations.user_low_id = v.low AND conversations.user_high_id = v.high
-RETURNING conversations.conversation_id, conversations.user_low_id, conversations.user_high_id, conversations.last_seq`
+		return `WITH v (low, high, k, to_low, to_high) AS (VALUES ` +
+			values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
+UPDATE conversations SET last_seq = last_seq + v.k, low_unread = low_unread + v.to_low, high_unread = high_unread + v.to_high
+FROM v WHERE conversations.user_low_id = v.low AND conversations.user_high_id = v.high
+RETURNING conversations.conversation_id, conversations.user_low_id, conversations.user_high_id, conversations.last_seq,
+	conversations.low_unread, conversations.high_unread`
 	},
 	"messages": func(n int) string {
 		return `INSERT INTO messages (conversation_id, seq, message_date, message_body, sender_user_id, recipient_user_id, unread, client_id)

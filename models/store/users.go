@@ -70,21 +70,22 @@ type contactRow struct {
 
 // contactsSQL selects the users list in one statement: the viewer's conversation partners, then up to
 // @others of everyone else by name, each with the latest message between the pair, the number of their
-// messages the viewer has not read and whether they are online. The correlated count uses the partial
-// index on unread messages; the others are a range of the unique username_key index cut at the limit,
-// so a directory of a million users costs what one of two hundred does. %[1]s narrows both halves (a
-// search, or one user).
+// messages the viewer has not read (the conversation's counter) and whether they are online. The
+// others are a range of the unique username_key index cut at the limit, so a directory of a million
+// users costs what one of two hundred does. %[1]s narrows both halves (a search, or one user).
 const contactsSQL = `
 WITH mine AS (
     SELECT c.conversation_id, c.last_message_id,
-           CASE WHEN c.user_low_id = @viewer THEN c.user_high_id ELSE c.user_low_id END AS partner_id
+           CASE WHEN c.user_low_id = @viewer THEN c.user_high_id ELSE c.user_low_id END AS partner_id,
+           CASE WHEN c.user_low_id = @viewer THEN c.low_unread ELSE c.high_unread END AS unread
     FROM conversations c
     WHERE c.user_low_id = @viewer OR c.user_high_id = @viewer
 ), listed AS (
-    SELECT mine.partner_id AS user_id, mine.conversation_id, mine.last_message_id FROM mine
+    SELECT mine.partner_id AS user_id, mine.conversation_id, mine.last_message_id, mine.unread FROM mine
     UNION ALL
     SELECT * FROM (
-        SELECT u.user_id, CAST(NULL AS BIGINT) AS conversation_id, CAST(NULL AS BIGINT) AS last_message_id
+        SELECT u.user_id, CAST(NULL AS BIGINT) AS conversation_id, CAST(NULL AS BIGINT) AS last_message_id,
+               CAST(0 AS BIGINT) AS unread
         FROM users u
         WHERE u.user_id <> @viewer AND NOT EXISTS (SELECT 1 FROM mine WHERE mine.partner_id = u.user_id) %[1]s
         ORDER BY u.username_key LIMIT @others) o
@@ -96,8 +97,7 @@ SELECT u.*,
        l.conversation_id,
        m.message_id AS last_message_id, m.message_body AS last_body, m.message_date AS last_date,
        m.sender_user_id AS last_sender_id, m.recipient_user_id AS last_recipient_id, m.unread AS last_unread,
-       (SELECT COUNT(*) FROM messages um
-         WHERE um.recipient_user_id = @viewer AND um.sender_user_id = u.user_id AND um.unread) AS unread
+       l.unread
 FROM listed l
 JOIN users u ON u.user_id = l.user_id
 LEFT JOIN messages m ON m.message_id = l.last_message_id
