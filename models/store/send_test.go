@@ -45,6 +45,30 @@ func waitQueued(t *testing.T, s *store.Store, n int) {
 	}
 }
 
+// sendBehindHeldBatch sends first in a batch that it holds until every one of ins is queued behind
+// it, in order, then lets both commit: ins are written in one transaction.
+func sendBehindHeldBatch(t *testing.T, s *store.Store, first store.SendInput, ins []store.SendInput) (sent, []sent) {
+	entered, release := holdFirstBatch(s)
+	held := make(chan sent, 1)
+	go func() {
+		m, created, err := s.SendMessage(t.Context(), first)
+		held <- sent{m, created, err}
+	}()
+	<-entered
+	done := queueSends(t, s, ins)
+	close(release)
+	return <-held, <-done
+}
+
+func createUsers(tb testing.TB, s *store.Store, n int) []models.User {
+	tb.Helper()
+	users := make([]models.User, n)
+	for i := range users {
+		users[i] = createUser(tb, s, fmt.Sprintf("user%d", i))
+	}
+	return users
+}
+
 type sent struct {
 	msg     models.ExtendedMessage
 	created bool
@@ -76,17 +100,7 @@ func queueSends(t *testing.T, s *store.Store, ins []store.SendInput) <-chan []se
 func TestSendMessageGroupCommit(t *testing.T) {
 	const n = 100
 	eachDialect(t, func(t *testing.T, s *store.Store) {
-		users := make([]models.User, 8)
-		for i := range users {
-			users[i] = createUser(t, s, fmt.Sprintf("user%d", i))
-		}
-		entered, release := holdFirstBatch(s)
-		first := make(chan sent, 1)
-		go func() {
-			m, created, err := s.SendMessage(t.Context(), store.SendInput{SenderID: users[0].UserID, RecipientID: users[1].UserID, Body: "first"})
-			first <- sent{m, created, err}
-		}()
-		<-entered
+		users := createUsers(t, s, 8)
 		ins := make([]store.SendInput, n)
 		for i := range ins {
 			from, to := users[i%len(users)], users[(i/len(users)+i+1)%len(users)]
@@ -95,12 +109,10 @@ func TestSendMessageGroupCommit(t *testing.T) {
 			}
 			ins[i] = store.SendInput{SenderID: from.UserID, RecipientID: to.UserID, Body: fmt.Sprintf("body %d", i), ClientID: fmt.Sprintf("c%d", i)}
 		}
-		done := queueSends(t, s, ins)
-		close(release)
-		if r := <-first; r.err != nil || !r.created || r.msg.Seq != 1 {
+		r, results := sendBehindHeldBatch(t, s, store.SendInput{SenderID: users[0].UserID, RecipientID: users[1].UserID, Body: "first"}, ins)
+		if r.err != nil || !r.created || r.msg.Seq != 1 {
 			t.Fatalf("first send: seq %d created=%v err=%v", r.msg.Seq, r.created, r.err)
 		}
-		results := <-done
 		if got := s.Batches(); got != 2 {
 			t.Errorf("%d transactions for %d sends queued together, want 2 (the held one, then one for the rest)", got, n+1)
 		}

@@ -102,17 +102,7 @@ func TestUnreadCounters(t *testing.T) {
 func TestUnreadCountersInOneBatch(t *testing.T) {
 	eachDialect(t, func(t *testing.T, s *store.Store) {
 		db := rawDB(t, s.URL())
-		users := make([]models.User, 6)
-		for i := range users {
-			users[i] = createUser(t, s, fmt.Sprintf("user%d", i))
-		}
-		entered, release := holdFirstBatch(s)
-		held := make(chan sent, 1)
-		go func() {
-			m, created, err := s.SendMessage(t.Context(), store.SendInput{SenderID: users[0].UserID, RecipientID: users[1].UserID, Body: "held"})
-			held <- sent{m, created, err}
-		}()
-		<-entered
+		users := createUsers(t, s, 6)
 		var ins []store.SendInput
 		for k := range 30 {
 			p := k % 3 // three conversations; the direction changes irregularly within each
@@ -122,9 +112,8 @@ func TestUnreadCountersInOneBatch(t *testing.T) {
 			}
 			ins = append(ins, store.SendInput{SenderID: from.UserID, RecipientID: to.UserID, Body: fmt.Sprint(k)})
 		}
-		done := queueSends(t, s, ins)
-		close(release)
-		results := append(<-done, <-held)
+		held, results := sendBehindHeldBatch(t, s, store.SendInput{SenderID: users[0].UserID, RecipientID: users[1].UserID, Body: "held"}, ins)
+		results = append(results, held)
 		if got := s.Batches(); got != 2 {
 			t.Fatalf("%d batches, want 2: the held one and the one queued behind it", got)
 		}
