@@ -94,7 +94,7 @@ func (s *Store) AnnounceSends(announce func(msgs []models.ExtendedMessage) (chan
 //
 // The message is written together with those of concurrent callers, in one transaction that is
 // committed durably before any of them returns; each caller gets its own result or error. The
-// conversation rows are locked by the UPDATE that takes the next sequence numbers and stay locked
+// conversation rows are locked by the upsert that takes the next sequence numbers and stay locked
 // until commit, so sequence numbers of one conversation commit in order: a reader that has seen seq N
 // can ask for "seq > N" and never skip a row that committed late.
 func (s *Store) SendMessage(ctx context.Context, in SendInput) (models.ExtendedMessage, bool, error) {
@@ -283,16 +283,9 @@ func pairOf(in SendInput) pair {
 func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models.ExtendedMessage, duplicates []clientKey, err error) {
 	// Conversations in one order, so that two batches (two instances) lock them without deadlock.
 	counts := make(map[pair]int64)
-	users := make(map[int64]string, 2*len(rows))
-	userIDs := make([]any, 0, 2*len(rows))
+	users := make(map[int64]string, 2*len(rows)) // usernames
 	for _, r := range rows {
 		counts[pairOf(r.in)]++
-		for _, id := range []int64{r.in.SenderID, r.in.RecipientID} {
-			if _, ok := users[id]; !ok {
-				users[id] = ""
-				userIDs = append(userIDs, id)
-			}
-		}
 	}
 	pairs := make([]pair, 0, len(counts))
 	for p := range counts {
@@ -300,8 +293,7 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 	}
 	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.low, b.low), cmp.Compare(a.high, b.high)) })
 
-	sizes := map[string]int{"conv-insert": len(pairs), "conv-lock": len(pairs), "seq": len(pairs),
-		"messages": len(rows), "conv-last": len(pairs), "usernames": len(userIDs), "notify": 1}
+	sizes := map[string]int{"conversations": len(pairs), "messages": len(rows), "conv-last": len(pairs), "notify": 1}
 
 	tx, err := s.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
@@ -330,59 +322,48 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		return q.Err()
 	}
 
-	// 1. The conversations exist (a write first: SQLite takes the write lock now, not on upgrade), and
-	// PostgreSQL locks them in order.
-	args := make([]any, 0, 8*len(rows))
-	for _, p := range pairs {
-		args = append(args, p.low, p.high)
-	}
-	if err := exec("conv-insert", args...); err != nil {
-		return nil, nil, fmt.Errorf("conversations: %w", err)
-	}
-	if s.dialect == migrations.Postgres {
-		if err := exec("conv-lock", args...); err != nil {
-			return nil, nil, fmt.Errorf("lock conversations: %w", err)
-		}
-	}
-	if s.send.inTx != nil {
-		s.send.inTx()
-	}
-
-	// 2. Each conversation's next sequence numbers, and its two unread counters raised by the batch's
-	// messages to each user.
+	// 1. In one upsert, in the pairs' order (so that two batches, two instances, lock them without
+	// deadlock): the conversations exist and are locked; each takes its next sequence numbers and its
+	// two unread counters are raised by the batch's messages to each user; both usernames come back.
+	// It is a write first, so SQLite takes the write lock now, not on upgrade.
 	toLow := make(map[pair]int64, len(pairs))
 	for _, r := range rows {
 		if p := pairOf(r.in); r.in.RecipientID == p.low {
 			toLow[p]++
 		}
 	}
-	args = args[:0]
+	args := make([]any, 0, 8*len(rows))
 	for _, p := range pairs {
 		args = append(args, p.low, p.high, counts[p], toLow[p], counts[p]-toLow[p])
 	}
 	// next: the seq the next row of this batch takes; lowUnread, highUnread: the counters before it.
 	type convSeq struct{ id, next, last, lowUnread, highUnread int64 }
 	convs := make(map[pair]*convSeq, len(pairs))
-	err = query("seq", func(q *sql.Rows) error {
+	err = query("conversations", func(q *sql.Rows) error {
 		var c convSeq
 		var p pair
-		if err := q.Scan(&c.id, &p.low, &p.high, &c.last, &c.lowUnread, &c.highUnread); err != nil {
+		var lowName, highName string
+		if err := q.Scan(&c.id, &p.low, &p.high, &c.last, &c.lowUnread, &c.highUnread, &lowName, &highName); err != nil {
 			return err
 		}
 		c.next = c.last - counts[p] + 1
 		c.lowUnread -= toLow[p]
 		c.highUnread -= counts[p] - toLow[p]
 		convs[p] = &c
+		users[p.low], users[p.high] = lowName, highName
 		return nil
 	}, args...)
 	if err == nil && len(convs) != len(pairs) {
 		err = fmt.Errorf("%d of %d conversations found", len(convs), len(pairs))
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("sequence numbers: %w", err)
+		return nil, nil, fmt.Errorf("conversations: %w", err)
+	}
+	if s.send.inTx != nil {
+		s.send.inTx()
 	}
 
-	// 3. The messages; a client id already stored inserts nothing.
+	// 2. The messages; a client id already stored inserts nothing.
 	date := now().Truncate(time.Microsecond) // what both databases keep
 	msgs := make([]models.ExtendedMessage, len(rows))
 	type place struct{ conv, seq int64 }
@@ -439,7 +420,7 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		return nil, nil, err
 	}
 
-	// 4. Each conversation's newest message.
+	// 3. Each conversation's newest message.
 	args = args[:0]
 	for _, c := range convs {
 		args = append(args, c.id, msgs[at[place{c.id, c.last}]].MessageID)
@@ -449,24 +430,11 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		return nil, nil, fmt.Errorf("newest messages: %w", err)
 	}
 
-	// 5. Both usernames of every message.
-	err = query("usernames", func(q *sql.Rows) error {
-		var id int64
-		var name string
-		if err := q.Scan(&id, &name); err != nil {
-			return err
-		}
-		users[id] = name
-		return nil
-	}, userIDs...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("usernames: %w", err)
-	}
 	for i := range msgs {
 		msgs[i].SenderUsername, msgs[i].RecipientUsername = users[msgs[i].SenderUserID], users[msgs[i].RecipientUserID]
 	}
 
-	// 6. The announcement, committed with the messages (PostgreSQL queues it until the commit).
+	// 4. The announcement, committed with the messages (PostgreSQL queues it until the commit).
 	if s.send.announce != nil {
 		channel, payloads := s.send.announce(msgs)
 		for _, p := range payloads {
@@ -496,21 +464,14 @@ func values(n int, row string) string {
 
 // batchSQL builds the statements of a batch, by kind, for n rows.
 var batchSQL = map[string]func(n int) string{
-	"conv-insert": func(n int) string {
-		return `INSERT INTO conversations (user_low_id, user_high_id) VALUES ` + values(n, "?, ?") +
-			` ON CONFLICT (user_low_id, user_high_id) DO NOTHING`
-	},
-	"conv-lock": func(n int) string {
-		return `SELECT conversation_id FROM conversations WHERE (user_low_id, user_high_id) IN (` + values(n, "?, ?") +
-			`) ORDER BY user_low_id, user_high_id FOR UPDATE`
-	},
-	"seq": func(n int) string {
-		return `WITH v (low, high, k, to_low, to_high) AS (VALUES ` +
-			values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
-UPDATE conversations SET last_seq = last_seq + v.k, low_unread = low_unread + v.to_low, high_unread = high_unread + v.to_high
-FROM v WHERE conversations.user_low_id = v.low AND conversations.user_high_id = v.high
-RETURNING conversations.conversation_id, conversations.user_low_id, conversations.user_high_id, conversations.last_seq,
-	conversations.low_unread, conversations.high_unread`
+	// A new conversation starts at the batch's values; an existing one adds them.
+	"conversations": func(n int) string {
+		return `INSERT INTO conversations (user_low_id, user_high_id, last_seq, low_unread, high_unread)
+VALUES ` + values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)") + `
+ON CONFLICT (user_low_id, user_high_id) DO UPDATE SET last_seq = conversations.last_seq + excluded.last_seq,
+	low_unread = conversations.low_unread + excluded.low_unread, high_unread = conversations.high_unread + excluded.high_unread
+RETURNING conversation_id, user_low_id, user_high_id, last_seq, low_unread, high_unread,
+	(SELECT username FROM users WHERE user_id = user_low_id), (SELECT username FROM users WHERE user_id = user_high_id)`
 	},
 	"messages": func(n int) string {
 		return `INSERT INTO messages (conversation_id, seq, message_date, message_body, sender_user_id, recipient_user_id, unread, client_id)
@@ -522,9 +483,6 @@ ON CONFLICT (sender_user_id, client_id) DO NOTHING RETURNING message_id, convers
 UPDATE conversations SET last_message_id = v.last, last_message_at = ? FROM v WHERE conversations.conversation_id = v.id`
 	},
 	"notify": func(int) string { return `SELECT pg_notify(?, ?)` },
-	"usernames": func(n int) string {
-		return `SELECT user_id, username FROM users WHERE user_id IN (` + strings.Repeat("?, ", n-1) + `?)`
-	},
 }
 
 type stmtKey struct {
