@@ -176,7 +176,7 @@ func (r *report) write(w io.Writer) {
 			chatCPU := r.ServerAfter.CPUSecs - r.ServerConnected.CPUSecs
 			perMsg := ""
 			if r.Delivery.Delivered > 0 {
-				perMsg = fmt.Sprintf(", %.1fms per delivered message", 1000*chatCPU/float64(r.Delivery.Delivered))
+				perMsg = fmt.Sprintf(", %.0f µs per delivered message", 1e6*chatCPU/float64(r.Delivery.Delivered))
 			}
 			p("server CPU", "%.1fs registering, %.1fs connecting, %.1fs chatting (%.2f cores over %s%s)",
 				r.ServerRegistered.CPUSecs-r.ServerStart.CPUSecs, r.ServerConnected.CPUSecs-r.ServerRegistered.CPUSecs,

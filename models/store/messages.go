@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 
+	"messenger/migrations"
 	"messenger/models"
 )
 
@@ -108,26 +111,37 @@ func (s *Store) MessageInConversation(ctx context.Context, conversationID, messa
 // socket saw throughSeq stays unread, however soon after it the mark runs. It returns how many changed
 // and the id of the newest message now read (0 when none changed).
 //
-// The reader's unread counter in the conversation goes down by as many, in the same transaction.
+// The reader's unread counter in the conversation goes down by as many, atomically with the flags:
+// PostgreSQL in one statement (committed by itself, like the flags alone were), SQLite in one
+// transaction on its one writer.
 func (s *Store) MarkRead(ctx context.Context, conversationID, readerID, throughSeq int64) (int64, int64, error) {
-	var ids []int64
-	err := s.q(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Raw(`UPDATE messages SET unread = ?
-			WHERE conversation_id = ? AND recipient_user_id = ? AND unread AND seq <= ? RETURNING message_id`,
-			false, conversationID, readerID, throughSeq).Scan(&ids).Error
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		n := len(ids)
-		return tx.Exec(`UPDATE conversations SET
-			low_unread = low_unread - CASE WHEN user_low_id = ? THEN ? ELSE 0 END,
-			high_unread = high_unread - CASE WHEN user_high_id = ? THEN ? ELSE 0 END
-			WHERE conversation_id = ?`, readerID, n, readerID, n, conversationID).Error
-	})
-	if err != nil || len(ids) == 0 {
+	const clearFlags = `UPDATE messages SET unread = FALSE
+		WHERE conversation_id = @conv AND recipient_user_id = @reader AND unread AND seq <= @through RETURNING message_id`
+	const lowerCounter = `UPDATE conversations SET
+		low_unread = low_unread - CASE WHEN user_low_id = @reader THEN @n ELSE 0 END,
+		high_unread = high_unread - CASE WHEN user_high_id = @reader THEN @n ELSE 0 END
+		WHERE conversation_id = @conv`
+	args := []any{sql.Named("conv", conversationID), sql.Named("reader", readerID), sql.Named("through", throughSeq)}
+	var n, newest int64
+	var err error
+	if s.dialect == migrations.Postgres {
+		err = s.q(ctx).Raw(`WITH r AS (`+clearFlags+`),
+			c AS (`+strings.Replace(lowerCounter, "@n", "(SELECT COUNT(*) FROM r)", 2)+` AND EXISTS (SELECT 1 FROM r))
+			SELECT COUNT(*), COALESCE(MAX(message_id), 0) FROM r`, args...).Row().Scan(&n, &newest)
+	} else {
+		err = s.q(ctx).Transaction(func(tx *gorm.DB) error {
+			var ids []int64
+			if err := tx.Raw(clearFlags, args...).Scan(&ids).Error; err != nil || len(ids) == 0 {
+				return err
+			}
+			n, newest = int64(len(ids)), slices.Max(ids)
+			return tx.Exec(lowerCounter, append(args, sql.Named("n", n))...).Error
+		})
+	}
+	if err != nil {
 		return 0, 0, wrap("mark read", err)
 	}
-	return int64(len(ids)), slices.Max(ids), nil
+	return n, newest, nil
 }
 
 // UnreadCount is how many messages userID has not read, over all conversations.
