@@ -2,8 +2,9 @@
 // Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
 // arrives twice (the POST answer and the socket push) shows once, a users-list row's data-online
 // follows its live presence dot, a conversation opened at a message scrolls to it, the composer keeps
-// its height in step with its text and refuses to send blanks, and a dropped socket shows
-// "Reconnecting…".
+// its height in step with its text and refuses to send blanks, a dropped socket shows "Reconnecting…",
+// and a file can be dropped or pasted into the composer, shows its upload's progress and survives a
+// refused send.
 (function () {
   "use strict";
 
@@ -66,11 +67,120 @@
     localTimes(root || document);
     dedupe();
     presence();
-    composerRequired();
+    chosenFile();
     focusMessage();
   }
   document.addEventListener("change", function (e) {
-    if (e.target && e.target.matches && e.target.matches("form#composer input[type=file]")) composerRequired();
+    if (e.target && e.target.matches && e.target.matches("form#composer input[type=file]")) chosenFile();
+  });
+
+  // Attachments. The file input is the one source of truth (a form without JavaScript posts it as
+  // is); drag-and-drop and paste put a file into it. While a file is chosen its name shows with a way
+  // to remove it, and, once sent, the upload's progress. A send that fails brings the composer back
+  // with the text (the server keeps it) and the file (kept here: a new file input starts empty).
+  function fileInput() { return document.querySelector("form#composer input[type=file]"); }
+
+  function setFile(file) {
+    var input = fileInput();
+    if (!input || !file) return false;
+    var dt = new DataTransfer();
+    dt.items.add(file);
+    input.files = dt.files;
+    chosenFile();
+    return true;
+  }
+
+  function chosenFile() {
+    composerRequired();
+    var form = document.querySelector("form#composer"), input = fileInput();
+    if (!form || !input) return;
+    var box = form.querySelector(".attachment-chosen");
+    if (!composerFile()) {
+      if (box) box.remove();
+      return;
+    }
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "attachment-chosen";
+      var name = document.createElement("span");
+      name.className = "attachment-name";
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "btn-secondary text-xs";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", function () {
+        input.value = "";
+        chosenFile();
+      });
+      var progress = document.createElement("progress");
+      progress.className = "attachment-progress";
+      progress.max = 100;
+      progress.value = 0;
+      progress.hidden = true;
+      box.append(name, progress, remove);
+      form.insertBefore(box, form.querySelector(".flex"));
+    }
+    box.querySelector(".attachment-name").textContent = "📎 " + input.files[0].name;
+  }
+
+  var pendingFile = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (!e.target || e.target.id !== "composer") return;
+    pendingFile = composerFile() ? fileInput().files[0] : null;
+  });
+  document.addEventListener("htmx:xhr:progress", function (e) {
+    var bar = e.target && e.target.id === "composer" && e.target.querySelector(".attachment-progress");
+    if (!bar || !e.detail || !e.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round(100 * e.detail.loaded / e.detail.total);
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var cfg = e.detail && e.detail.requestConfig;
+    if (!cfg || !cfg.elt || cfg.elt.id !== "composer") return; // another swap (a socket's push)
+    var form = document.querySelector("form#composer");
+    if (!form || !pendingFile) return;
+    if (form.querySelector("[role=alert]")) setFile(pendingFile); // refused: keep the file too
+    pendingFile = null;
+  });
+  // The request never got an answer (a body far over the limit is refused before it is read, which
+  // some browsers report as a network error): nothing was swapped, the text and file are still here.
+  document.addEventListener("htmx:sendError", function (e) {
+    var form = e.target && e.target.closest && e.target.closest("form#composer");
+    if (!form) return;
+    var alert = form.querySelector("[role=alert]");
+    if (!alert) {
+      alert = document.createElement("p");
+      alert.className = "alert mb-2";
+      alert.setAttribute("role", "alert");
+      form.insertBefore(alert, form.querySelector(".flex"));
+    }
+    alert.textContent = "Your message was not sent: the connection failed" + (composerFile() ? " or the file is too large" : "") + ". It is still here; try again.";
+    pendingFile = null;
+  });
+
+  document.addEventListener("dragover", function (e) {
+    var chat = e.target && e.target.closest && e.target.closest("#chat");
+    if (!chat || !fileInput() || !e.dataTransfer || Array.prototype.indexOf.call(e.dataTransfer.types, "Files") < 0) return;
+    e.preventDefault();
+    document.querySelector("form#composer").classList.add("composer-drop");
+  });
+  function dragEnd() {
+    var form = document.querySelector("form#composer");
+    if (form) form.classList.remove("composer-drop");
+  }
+  document.addEventListener("dragleave", function (e) { if (!e.relatedTarget) dragEnd(); });
+  document.addEventListener("drop", function (e) {
+    var chat = e.target && e.target.closest && e.target.closest("#chat");
+    dragEnd();
+    if (!chat || !e.dataTransfer || e.dataTransfer.files.length === 0) return;
+    e.preventDefault();
+    setFile(e.dataTransfer.files[0]);
+  });
+  document.addEventListener("paste", function (e) {
+    var data = e.clipboardData;
+    if (!e.target || e.target.id !== "body" || !data || data.files.length === 0 || data.getData("text/plain") !== "") return;
+    e.preventDefault();
+    setFile(data.files[0]);
   });
 
   document.addEventListener("DOMContentLoaded", function () { refresh(document); });
