@@ -214,6 +214,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		TrustedProxies:          prefixStrings(d.TrustedProxies),
 	})
 	app.Server().HeaderReceived = attach.allowUploads
+	app.Use(s.accessLog)
 	app.Use(recover.New())
 	app.Use(s.securityHeaders)
 	app.Get("/healthz", s.healthz)

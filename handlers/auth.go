@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -90,8 +91,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	if !ok || user.UserID == 0 {
-		// One line fail2ban can match: the address first, so nothing typed as a username can pose as it.
-		s.log.Warn("sign-in failed", "client", client.String(), "username", username)
+		s.logFailedSignIn(c, client, username)
 		form.Error = msgWrongLogin
 		return s.renderLogin(c, http.StatusUnauthorized, form)
 	}
@@ -113,13 +113,19 @@ func loginTooLong(username, password string) string {
 	return ""
 }
 
+// logFailedSignIn writes the one line fail2ban can match: the address first, so nothing typed as a
+// username can pose as it; the request id last.
+func (s *Server) logFailedSignIn(c *fiber.Ctx, client netip.Addr, username string) {
+	s.log.Warn("sign-in failed", "client", client.String(), "username", username, "request_id", c.GetRespHeader(HeaderRequestID))
+}
+
 func (s *Server) signIn(c *fiber.Ctx, user models.User) error {
 	session.From(c).SignIn(user.UserID)
 	if err := s.store.TouchUser(c.UserContext(), user.UserID, time.Now().UTC().Add(activeWindow)); err != nil {
 		return err
 	}
 	s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, Up: []int64{user.UserID}})
-	s.log.Info("signed in", "user_id", user.UserID)
+	s.logFor(c).Info("signed in", "user_id", user.UserID)
 	return c.Redirect("/", http.StatusSeeOther)
 }
 
@@ -208,7 +214,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	s.log.Info("registered", "user_id", user.UserID)
+	s.logFor(c).Info("registered", "user_id", user.UserID)
 	// Everyone signed in sees the newcomer's row appear.
 	newcomer := user
 	newcomer.Password = ""
@@ -233,7 +239,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	if err := s.store.SignOffUser(c.UserContext(), me.UserID); err != nil {
 		return err
 	}
-	s.log.Info("signed out", "user_id", me.UserID)
+	s.logFor(c).Info("signed out", "user_id", me.UserID)
 	return redirect(c, "/login")
 }
 

@@ -43,7 +43,8 @@ type testOptions struct {
 	// one address.
 	registerLimit  int
 	trustedProxies []netip.Prefix
-	log            io.Writer // the server's log; nil: discarded
+	log            io.Writer    // the server's log; nil: discarded
+	logger         *slog.Logger // the server's logger; nil: a text logger at INFO on log
 	timeouts       session.Timeouts
 	routes         func(app *fiber.App, srv *Server) // extra routes, registered after the application's own
 	sweep          time.Duration
@@ -89,10 +90,13 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 	if opts.attachmentsDir == "" {
 		opts.attachmentsDir = t.TempDir()
 	}
+	if opts.logger == nil {
+		opts.logger = slog.New(slog.NewTextHandler(opts.log, nil))
+	}
 	app, srv, err := New(Deps{
 		Broker:         broker,
 		Store:          db,
-		Logger:         slog.New(slog.NewTextHandler(opts.log, nil)),
+		Logger:         opts.logger,
 		SessionKeys:    [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
 		LoginLimit:     opts.loginLimit,
 		RegisterLimit:  opts.registerLimit,

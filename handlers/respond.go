@@ -91,8 +91,13 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case s.databaseDown(c.UserContext()):
 		status, msg = http.StatusServiceUnavailable, msgDatabaseDown
 	}
-	if status >= 500 {
-		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+	switch {
+	case errors.Is(err, fiber.ErrBadGateway):
+		// Fiber's name for a connection that failed while the request was read (the peer reset it):
+		// the client has gone, which is no fault of ours, and nobody reads this answer.
+		s.logFor(c).Debug("request not read", "err", err)
+	case status >= 500:
+		s.logFor(c).Error("request failed", "method", c.Method(), "route", routeOf(c, err), "status", status, "err", err)
 	}
 	setSecurityHeaders(c)
 	if c.Method() == fiber.MethodPost && sendPath.MatchString(c.Path()) && status != http.StatusForbidden {

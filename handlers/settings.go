@@ -151,7 +151,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	}
 	if !ok {
 		// The line fail2ban matches for a failed sign-in: a wrong password for this account all the same.
-		s.log.Warn("sign-in failed", "client", s.clientAddr(c).String(), "username", me.Username)
+		s.logFailedSignIn(c, s.clientAddr(c), me.Username)
 		form.Errors.Set("current_password", "That is not your current password.")
 		return answer(http.StatusUnprocessableEntity)
 	}
@@ -164,7 +164,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	if err := s.sessions.EndUserSessions(c.UserContext(), me.UserID, session.From(c).Hash()); err != nil {
 		return err
 	}
-	s.log.Info("password changed; other sessions ended", "user_id", me.UserID)
+	s.logFor(c).Info("password changed; other sessions ended", "user_id", me.UserID)
 	form.Saved = true
 	return answer(http.StatusOK)
 }
@@ -176,7 +176,7 @@ func (s *Server) endOtherSessions(c *fiber.Ctx) error {
 	if err := s.sessions.EndUserSessions(c.UserContext(), me.UserID, session.From(c).Hash()); err != nil {
 		return err
 	}
-	s.log.Info("other sessions ended", "user_id", me.UserID)
+	s.logFor(c).Info("other sessions ended", "user_id", me.UserID)
 	form := views.SessionsForm{CSRF: session.From(c).CSRFToken(), Ended: true}
 	return s.answerSettings(c, http.StatusOK, "sessions", views.SessionsSection(form), nil)
 }

@@ -21,6 +21,7 @@ import (
 
 	"messenger/handlers"
 	"messenger/handlers/realtime"
+	"messenger/internal/logging"
 	"messenger/migrations"
 	"messenger/models/store"
 )
@@ -146,8 +147,9 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// newLogger is the process's logger, as LOG_LEVEL and LOG_FORMAT say.
+func newLogger() (*slog.Logger, error) {
+	return logging.New(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
 }
 
 // quietLogger is for administration commands: only problems are worth a log line, their output is
@@ -165,7 +167,11 @@ func openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
 
 func setupServe(*flag.FlagSet) runFunc {
 	return func(ctx context.Context, _ []string, _, _ io.Writer) error {
-		return serve(ctx, newLogger())
+		log, err := newLogger()
+		if err != nil {
+			return err
+		}
+		return serve(ctx, log)
 	}
 }
 

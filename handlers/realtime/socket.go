@@ -182,7 +182,12 @@ func (s *Socket) pump() error {
 
 func (s *Socket) write(o outgoing) error {
 	frame, err := s.frameFor(o)
-	if err != nil {
+	switch {
+	case err != nil && s.ctx.Err() != nil:
+		// The socket closed under a render that was reading the database: the page has gone, nothing failed.
+		s.hub.log.Debug("realtime: nothing written, socket closed", "user_id", s.UserID, "err", err)
+		return nil
+	case err != nil:
 		// One failed render must not cost the user their live updates.
 		s.hub.log.Error("realtime: nothing written", "user_id", s.UserID, "err", err)
 		return nil
