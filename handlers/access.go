@@ -109,24 +109,16 @@ func routeOf(c *fiber.Ctx, err error) string {
 // methodName returns the method as a constant: Fiber's string points into the request's buffer,
 // which is reused, and the name outlives the request as a metric label.
 func methodName(m string) string {
-	switch m {
-	case fiber.MethodGet:
-		return fiber.MethodGet
-	case fiber.MethodHead:
-		return fiber.MethodHead
-	case fiber.MethodPost:
-		return fiber.MethodPost
-	case fiber.MethodPut:
-		return fiber.MethodPut
-	case fiber.MethodPatch:
-		return fiber.MethodPatch
-	case fiber.MethodDelete:
-		return fiber.MethodDelete
-	case fiber.MethodOptions:
-		return fiber.MethodOptions
+	for _, known := range knownMethods {
+		if m == known {
+			return known
+		}
 	}
 	return "other"
 }
+
+var knownMethods = []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+	fiber.MethodDelete, fiber.MethodOptions}
 
 // responseBytes is the size of the answer's body. A streamed body (a static file) is not read for it:
 // its length is in the header.
