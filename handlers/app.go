@@ -22,6 +22,7 @@ import (
 
 	"messenger/handlers/realtime"
 	"messenger/handlers/session"
+	"messenger/internal/metrics"
 	"messenger/models"
 	"messenger/models/store"
 	"messenger/static"
@@ -68,6 +69,9 @@ type Deps struct {
 	// is closed, which also notices a connection that died without a FIN; 0: 60 seconds. It must be
 	// longer than PingEvery.
 	PongWait time.Duration
+	// Metrics receive the server's measurements (main serves them on METRICS_ADDR); nil: measured
+	// for nobody. One Metrics serves one Server.
+	Metrics *metrics.Metrics
 	// WriteTimeout is how long one write to a socket may block (a client that stopped reading) before
 	// the socket is closed; 0: 10 seconds. A client that falls behind by a whole queue (256 frames) is
 	// closed sooner.
@@ -106,7 +110,8 @@ type Server struct {
 	// trustedProxies are the peers whose X-Forwarded-For names the client (clientAddr).
 	trustedProxies []netip.Prefix
 	// attach keeps attachments' files and limits.
-	attach *attachments
+	attach  *attachments
+	metrics *metrics.Metrics
 }
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
@@ -151,6 +156,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
 	s := &Server{
 		attach:         attach,
 		store:          d.Store,
@@ -159,7 +167,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		broker:         d.Broker,
 		instanceID:     newInstanceID(),
 		throttle:       newThrottle(d.Store, d.LoginLimit, d.RegisterLimit),
-		hasher:         newHasher(d.HashWorkers, d.HashQueueWait),
+		hasher:         newHasher(d.HashWorkers, d.HashQueueWait, d.Metrics.HashWait),
 		origin:         origin,
 		recent:         newRecentMessages(1024),
 		users:          newUserCache(),
@@ -169,6 +177,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		regMode:        d.Registration,
 		trustedProxies: d.TrustedProxies,
 		pongWait:       d.PongWait,
+		metrics:        d.Metrics,
 
 		flow:        newFlowControl(d.Flow),
 		addrSockets: newAddressSockets(d.Flow.SocketsPerAddress),
@@ -197,7 +206,12 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		MaxPerSession: capOf(d.Flow.SocketsPerSession),
 		PingInterval:  d.PingEvery,
 		WriteTimeout:  d.WriteTimeout,
+		Observer:      d.Metrics,
 	})
+	if err := d.Metrics.Watch(s.hub.Count, d.Store.Pools()); err != nil {
+		return nil, nil, err
+	}
+	d.Store.ObserveBatches(d.Metrics.ObserveBatch)
 
 	app := fiber.New(fiber.Config{
 		AppName:               "messenger",

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -202,6 +203,7 @@ func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawC
 // sendWith is send with an attachment (nil: none), whose file is stored already; a message with a
 // file may have no text.
 func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, rawClientID string, att *models.Attachment) (models.ExtendedMessage, error) {
+	start := time.Now()
 	body, reason := models.CleanBody(rawBody)
 	if reason != "" && !(att != nil && utf8Valid(rawBody) && strings.TrimSpace(rawBody) == "") {
 		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, reason)
@@ -230,6 +232,7 @@ func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, 
 	if err != nil {
 		return msg, err
 	}
+	s.metrics.SendLatency.Observe(time.Since(start).Seconds())
 	s.recent.put(msg)
 	// On PostgreSQL a new message was announced by its own transaction (Store.AnnounceSends). A repeated
 	// client id announces the stored message again: pages catch up by sequence, so a second

@@ -20,6 +20,7 @@ import (
 
 	"messenger/handlers/realtime"
 	"messenger/handlers/session"
+	"messenger/internal/metrics"
 	"messenger/models/store"
 	"messenger/models/store/storetest"
 )
@@ -57,6 +58,7 @@ type testOptions struct {
 	// attachmentsDir is where files go; empty: a directory of the test's own.
 	attachmentsDir string
 	attachments    AttachmentLimits
+	metrics        *metrics.Metrics // nil: the server's own, unread
 }
 
 func startServer(t testing.TB, opts testOptions) *testServer {
@@ -111,6 +113,7 @@ func startServer(t testing.TB, opts testOptions) *testServer {
 		Flow:           opts.flow,
 		AttachmentsDir: opts.attachmentsDir,
 		Attachments:    opts.attachments,
+		Metrics:        opts.metrics,
 		// The race detector makes argon2id many times slower; a burst of registrations must queue, not
 		// be turned away as busy.
 		HashQueueWait: 5 * time.Minute,

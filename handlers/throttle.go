@@ -186,20 +186,25 @@ func addressKey(a netip.Addr) string {
 type hasher struct {
 	slots chan struct{}
 	wait  time.Duration
+	// waited is told how long each caller waited for a slot (metrics).
+	waited interface{ Observe(float64) }
 }
 
 var errHasherBusy = errors.New("password hashing queue is full")
 
-func newHasher(workers int, wait time.Duration) *hasher {
-	return &hasher{slots: make(chan struct{}, workers), wait: wait}
+func newHasher(workers int, wait time.Duration, waited interface{ Observe(float64) }) *hasher {
+	return &hasher{slots: make(chan struct{}, workers), wait: wait, waited: waited}
 }
 
 func (h *hasher) do(ctx context.Context, fn func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, h.wait)
 	defer cancel()
+	start := time.Now()
 	select {
 	case h.slots <- struct{}{}:
+		h.waited.Observe(time.Since(start).Seconds())
 	case <-ctx.Done():
+		h.waited.Observe(time.Since(start).Seconds())
 		return errHasherBusy
 	}
 	defer func() { <-h.slots }()

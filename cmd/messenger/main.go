@@ -22,6 +22,7 @@ import (
 	"messenger/handlers"
 	"messenger/handlers/realtime"
 	"messenger/internal/logging"
+	"messenger/internal/metrics"
 	"messenger/migrations"
 	"messenger/models/store"
 )
@@ -210,10 +211,17 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	deps.Store, deps.Logger, deps.SessionKeys, deps.BaseURL, deps.Broker = db, log, keys, os.Getenv("BASE_URL"), broker
-	deps.Registration, deps.Flow = registration, flow
+	deps.Registration, deps.Flow, deps.Metrics = registration, flow, metrics.New()
 	app, srv, err := handlers.New(deps)
 	if err != nil {
 		return err
+	}
+	if addr := os.Getenv("METRICS_ADDR"); addr != "" {
+		stopMetrics, err := deps.Metrics.Serve(addr, log)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer stopMetrics()
 	}
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()

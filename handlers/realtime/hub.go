@@ -63,7 +63,23 @@ type HubConfig struct {
 	// 0→1 (online at once) or stays 0 for OfflineGrace (offline). Calls come
 	// in order from one goroutine of the hub's, never under the hub's lock.
 	OnPresence func(userID int64, online bool)
+	// Observer is told of message frames written and of slow sockets dropped (metrics); nil: nobody.
+	Observer Observer
 }
+
+// Observer watches the hub for metrics. Its methods run on sockets' writers and on deliveries: they
+// must be quick and safe from any goroutine.
+type Observer interface {
+	// MessageWritten: a frame of a message committed at that time was written to a socket.
+	MessageWritten(committed time.Time)
+	// SlowSocketDropped: a socket was closed because its queue was full, or a write timed out.
+	SlowSocketDropped(writeTimedOut bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) MessageWritten(time.Time) {}
+func (noObserver) SlowSocketDropped(bool)   {}
 
 // Hub tracks the open sockets of one process and fans events out to them;
 // make one per process and feed it from the Broker.
@@ -121,6 +137,9 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	if cfg.OfflineGrace <= 0 {
 		cfg.OfflineGrace = 4 * time.Second
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	h := &Hub{
 		cfg: cfg,

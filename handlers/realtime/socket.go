@@ -3,7 +3,9 @@ package realtime
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 )
@@ -95,6 +97,7 @@ func (s *Socket) enqueue(o outgoing) bool {
 	default:
 		s.hub.log.Warn("realtime: outgoing queue full, closing slow socket",
 			"user_id", s.UserID, "queue_size", cap(s.queue))
+		s.hub.cfg.Observer.SlowSocketDropped(false)
 		s.close(closeReason{})
 		return false
 	}
@@ -130,6 +133,9 @@ func (s *Socket) writeLoop() {
 	defer s.abortConn()
 	if err := s.pump(); err != nil {
 		s.hub.log.Debug("realtime: write failed, closing socket", "user_id", s.UserID, "err", err)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.hub.cfg.Observer.SlowSocketDropped(true)
+		}
 		s.close(closeReason{})
 		return
 	}
@@ -198,7 +204,13 @@ func (s *Socket) write(o outgoing) error {
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
 		return err
 	}
-	return s.conn.WriteMessage(textMessage, frame)
+	if err := s.conn.WriteMessage(textMessage, frame); err != nil {
+		return err
+	}
+	if o.event != nil && o.event.Kind == KindMessage && o.event.Message != nil {
+		s.hub.cfg.Observer.MessageWritten(o.event.Message.MessageDate)
+	}
+	return nil
 }
 
 func (s *Socket) frameFor(o outgoing) ([]byte, error) {

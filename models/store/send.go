@@ -70,6 +70,8 @@ type sender struct {
 	// announce, when set (PostgreSQL), turns a batch's messages into notifications sent inside its
 	// transaction.
 	announce func(msgs []models.ExtendedMessage) (channel string, payloads []string)
+	// observeBatch, when set, is told of each batch (ObserveBatches).
+	observeBatch func(batch, stored int)
 }
 
 // AnnounceSends makes every send transaction on PostgreSQL pass the messages it writes to announce
@@ -187,6 +189,7 @@ func (s *Store) commitBatch(reqs []*sendRequest) {
 	}
 	results := make(map[*sendRequest]sendResult, len(reqs))
 	s.commitRows(ctx, rows, results)
+	s.send.observe(len(reqs), results)
 	for _, r := range rows {
 		r.result <- results[r]
 	}
