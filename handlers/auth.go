@@ -22,6 +22,8 @@ import (
 
 const (
 	msgWrongLogin = "Wrong username or password."
+	// msgDisabled is shown only to someone who gave the account's right password.
+	msgDisabled   = "This account has been disabled. Ask the person who runs this Messenger to enable it."
 	msgThrottled  = "Too many failed sign-in attempts. Wait a few minutes, then try again."
 	msgBusy       = "Messenger is busy right now. Please try again in a moment."
 	msgRegistered = "Too many accounts were created from your network lately. Try again later."
@@ -97,6 +99,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	if err := s.throttle.loginNotFailed(ctx, account, addr, true); err != nil {
 		return err
+	}
+	if user.DisabledAt != nil {
+		s.log.Info("sign-in refused: account disabled", "user_id", user.UserID)
+		form.Error = msgDisabled
+		return s.renderLogin(c, http.StatusForbidden, form)
 	}
 	return s.signIn(c, user)
 }
@@ -257,7 +264,8 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if id == 0 || err != nil {
+	// A disabled user's sessions end when they are disabled; this refuses one still cached here.
+	if id == 0 || err != nil || user.DisabledAt != nil {
 		if c.Path() == "/ws" {
 			return errorf(http.StatusUnauthorized, "Sign in first.")
 		}

@@ -48,6 +48,7 @@ type User struct {
 	CreatedAt   time.Time
 	LastSeenAt  *time.Time
 	ActiveUntil *time.Time // online without a socket (plain-HTML use) until this instant
+	DisabledAt  *time.Time // set while an administrator has disabled the account
 }
 
 // FullName is the name shown next to the username.

@@ -15,8 +15,14 @@ import (
 // status and output.
 func runBinary(t *testing.T, dir string, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runBinaryInput(t, dir, env, "", args...)
+}
+
+// runBinaryInput is runBinary with stdin as the command's standard input.
+func runBinaryInput(t *testing.T, dir string, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	cmd := exec.Command(serverBinary(t), args...)
-	cmd.Dir, cmd.Env = dir, env
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, env, strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -34,6 +40,7 @@ func TestHelpCreatesNothing(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"--help"}, {"help"}, {"serve", "-h"}, {"serve", "--help"}, {"invite", "-h"},
 		{"invite", "-expires", "1h", "--help"}, {"serve", "extra", "-h"}, {"migrate", "-h"}, {"version", "--help"},
+		{"user", "create", "-h"}, {"user", "disable", "alice", "-h"}, {"user", "enable", "--help"}, {"user", "reset-password", "-h"}, {"user", "-h"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			dir := t.TempDir()

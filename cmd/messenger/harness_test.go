@@ -804,6 +804,13 @@ func (u *httpUser) csrf(path string) string {
 
 func (u *httpUser) post(path, token string, form url.Values) int {
 	u.t.Helper()
+	code, _ := u.postPage(path, token, form)
+	return code
+}
+
+// postPage is post that also returns the page answered.
+func (u *httpUser) postPage(path, token string, form url.Values) (int, string) {
+	u.t.Helper()
 	form.Set("_csrf", token)
 	req, _ := http.NewRequest(http.MethodPost, u.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -812,9 +819,9 @@ func (u *httpUser) post(path, token string, form url.Values) int {
 	if err != nil {
 		u.t.Fatalf("POST %s: %v", path, err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 func (u *httpUser) register(username, first, last string) {

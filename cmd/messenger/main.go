@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,10 @@ var commands = []command{
 	{name: "serve", summary: "run the server (the default when no subcommand is given)", setup: setupServe},
 	{name: "migrate", summary: "apply the database migrations that are due, say which, and exit", setup: setupMigrate},
 	{name: "invite", summary: "create a single-use invitation and print its link (for REGISTRATION=invite)", setup: setupInvite},
+	{name: "user create", args: " USERNAME", summary: "create an account; the password is read from standard input (a prompt without echo on a terminal)", setup: setupUserCreate},
+	{name: "user disable", args: " USERNAME", summary: "stop an account signing in and end its sessions and open pages at once", setup: setupUserDisable},
+	{name: "user enable", args: " USERNAME", summary: "let a disabled account sign in again", setup: setupUserEnable},
+	{name: "user reset-password", args: " USERNAME", summary: "set a new password read from standard input and end the account's sessions", setup: setupUserResetPassword},
 	{name: "version", summary: "print the version and the VCS revision the binary was built from", setup: setupVersion},
 }
 
@@ -62,22 +67,23 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	} else {
-		found := false
+		words := 0
 		for _, c := range commands {
-			if c.name == args[0] {
-				cmd, found = c, true
+			name := strings.Fields(c.name)
+			if len(name) <= len(args) && slices.Equal(name, args[:len(name)]) {
+				cmd, words = c, len(name)
 			}
 		}
 		switch {
-		case args[0] == "help":
+		case args[0] == "help" || (words == 0 && wantsHelp(args)):
 			usage(stdout)
 			return 0
-		case !found:
-			fmt.Fprintf(stderr, "messenger: unknown command %q\n\n", args[0])
+		case words == 0:
+			fmt.Fprintf(stderr, "messenger: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
 			usage(stderr)
 			return 2
 		}
-		args = args[1:]
+		args = args[words:]
 	}
 	fs := flag.NewFlagSet("messenger "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -124,7 +130,7 @@ func wantsHelp(args []string) bool {
 func usage(w io.Writer) {
 	fmt.Fprint(w, "Messenger: a one-to-one messenger for the browser.\n\nUsage:\n  messenger [command] [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-20s %s\n", c.name+c.args, c.summary)
 	}
 	fmt.Fprint(w, "\nConfiguration comes from the environment (ADDR, DATABASE_URL, BASE_URL, REGISTRATION, ...;\n"+
 		"see README.md). Run \"messenger COMMAND -h\" for a command's flags.\n")

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
+	"messenger/migrations"
 	"messenger/models"
 	"messenger/models/store"
 )
@@ -263,10 +264,21 @@ func (s *DBStore) EndUserSessions(ctx context.Context, userID int64, exceptHash 
 // of another instance, or a deletion here).
 func (s *DBStore) Forget(hashes ...string) { s.cache.evict(hashes...) }
 
-// Sweep deletes expired sessions every so often until ctx ends, and reports those it deleted.
+// otherWritersPoll is how often a SQLite server looks whether another process wrote to its file.
+const otherWritersPoll = time.Second
+
+// Sweep deletes expired sessions every so often until ctx ends, and reports those it deleted. On
+// SQLite it also sweeps as soon as another process writes to the database: an administration command
+// (messenger user disable) ends sessions by expiring them, and their sockets must close at once.
 func (s *DBStore) Sweep(ctx context.Context, every time.Duration, ended func([]string), onErr func(error)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var poll <-chan time.Time
+	if s.db.Dialect() == migrations.SQLite {
+		t := time.NewTicker(otherWritersPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		s.cache.prune()
 		hashes, err := s.db.DeleteExpiredSessions(ctx)
@@ -277,10 +289,19 @@ func (s *DBStore) Sweep(ctx context.Context, every time.Duration, ended func([]s
 			s.Forget(hashes...)
 			ended(hashes)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				wait = false
+			case <-poll:
+				written, err := s.db.WrittenElsewhere(ctx)
+				if err != nil && ctx.Err() == nil {
+					onErr(err)
+				}
+				wait = !written
+			}
 		}
 	}
 }

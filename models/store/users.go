@@ -72,7 +72,8 @@ type contactRow struct {
 // @others of everyone else by name, each with the latest message between the pair, the number of their
 // messages the viewer has not read (the conversation's counter) and whether they are online. The
 // others are a range of the unique username_key index cut at the limit, so a directory of a million
-// users costs what one of two hundred does. %[1]s narrows both halves (a search, or one user).
+// users costs what one of two hundred does; disabled users are not among them. %[1]s narrows both
+// halves (a search, or one user).
 const contactsSQL = `
 WITH mine AS (
     SELECT c.conversation_id, c.last_message_id,
@@ -87,7 +88,8 @@ WITH mine AS (
         SELECT u.user_id, CAST(NULL AS BIGINT) AS conversation_id, CAST(NULL AS BIGINT) AS last_message_id,
                CAST(0 AS BIGINT) AS unread
         FROM users u
-        WHERE u.user_id <> @viewer AND NOT EXISTS (SELECT 1 FROM mine WHERE mine.partner_id = u.user_id) %[1]s
+        WHERE u.user_id <> @viewer AND u.disabled_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM mine WHERE mine.partner_id = u.user_id) %[1]s
         ORDER BY u.username_key LIMIT @others) o
 )
 SELECT u.*,
@@ -112,7 +114,8 @@ const MaxListedOthers = 200
 const PresenceFreshness = 45 * time.Second
 
 // Contacts is the users list for viewer: their conversations, latest first, then up to
-// MaxListedOthers of everyone else by name.
+// MaxListedOthers of everyone else by name. A disabled user is listed only to those who have a
+// conversation with them (to read it), never offered as someone to start one with.
 func (s *Store) Contacts(ctx context.Context, viewerID int64) ([]models.Contact, error) {
 	list, _, err := s.FindContacts(ctx, viewerID, "")
 	return list, err
