@@ -41,6 +41,7 @@ func TestHelpCreatesNothing(t *testing.T) {
 		{"-h"}, {"--help"}, {"help"}, {"serve", "-h"}, {"serve", "--help"}, {"invite", "-h"},
 		{"invite", "-expires", "1h", "--help"}, {"serve", "extra", "-h"}, {"migrate", "-h"}, {"version", "--help"},
 		{"user", "create", "-h"}, {"user", "disable", "alice", "-h"}, {"user", "enable", "--help"}, {"user", "reset-password", "-h"}, {"user", "-h"},
+		{"backup", "-h"}, {"backup", "copy.db", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			dir := t.TempDir()

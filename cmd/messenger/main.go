@@ -50,6 +50,7 @@ var commands = []command{
 	{name: "user disable", args: " USERNAME", summary: "stop an account signing in and end its sessions and open pages at once", setup: setupUserDisable},
 	{name: "user enable", args: " USERNAME", summary: "let a disabled account sign in again", setup: setupUserEnable},
 	{name: "user reset-password", args: " USERNAME", summary: "set a new password read from standard input and end the account's sessions", setup: setupUserResetPassword},
+	{name: "backup", args: " FILE", summary: "write a consistent copy of the SQLite database to a new FILE while the server runs", setup: setupBackup},
 	{name: "version", summary: "print the version and the VCS revision the binary was built from", setup: setupVersion},
 }
 
