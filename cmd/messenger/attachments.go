@@ -3,14 +3,16 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"messenger/handlers"
 )
 
-// attachmentsDir is where attachments are kept: ATTACHMENTS_DIR, else "attachments" in the working
-// directory.
-func attachmentsDir() string { return envOr("ATTACHMENTS_DIR", "attachments") }
+// attachmentsDir is where attachments are kept: ATTACHMENTS_DIR, else "attachments" in DATA_DIR.
+func attachmentsDir(dataDir string) string {
+	return envOr("ATTACHMENTS_DIR", filepath.Join(dataDir, "attachments"))
+}
 
 // attachmentLimitsFromEnv reads MAX_UPLOAD_BYTES, UPLOAD_QUOTA_BYTES and UPLOAD_LIMIT: unset takes the
 // default, 0 lifts the limit.

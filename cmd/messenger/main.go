@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -166,11 +167,41 @@ func quietLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// openStore opens and migrates the database DATABASE_URL names.
+// dataDir is DATA_DIR (unset: the working directory), created readable by its owner only when it is
+// missing: the SQLite file, the session key file and attachments live there unless their own
+// variables say otherwise, so a service never writes to the directory it happens to start in.
+func dataDir() (string, error) {
+	dir := os.Getenv("DATA_DIR")
+	if dir == "" {
+		return ".", nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("DATA_DIR: %w", err)
+	}
+	return dir, nil
+}
+
+// databaseURL is DATABASE_URL, or when it is unset the SQLite file messenger.db in DATA_DIR.
+func databaseURL() (string, error) {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u, nil
+	}
+	dir, err := dataDir()
+	if err != nil {
+		return "", err
+	}
+	return "sqlite:" + filepath.Join(dir, "messenger.db"), nil
+}
+
+// openStore opens and migrates the database databaseURL names.
 func openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	url, err := databaseURL()
+	if err != nil {
+		return nil, err
+	}
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return store.Open(openCtx, os.Getenv("DATABASE_URL"), log)
+	return store.Open(openCtx, url, log)
 }
 
 func setupServe(*flag.FlagSet) runFunc {
@@ -200,14 +231,18 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if deps.Attachments, err = attachmentLimitsFromEnv(); err != nil {
 		return err
 	}
-	deps.AttachmentsDir = attachmentsDir()
+	dir, err := dataDir()
+	if err != nil {
+		return err
+	}
+	deps.AttachmentsDir = attachmentsDir(dir)
 	db, err := openStore(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	keys, err := sessionKeys(os.Getenv("SESSION_KEYS"), envOr("SESSION_KEY_FILE", ".messenger-session-key"))
+	keys, err := sessionKeys(os.Getenv("SESSION_KEYS"), envOr("SESSION_KEY_FILE", filepath.Join(dir, ".messenger-session-key")))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,5 +66,34 @@ func TestVersionCommand(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("version of a stamped build: %q lacks %q", out.String(), want)
 		}
+	}
+}
+
+// With DATABASE_URL, SESSION_KEY_FILE and ATTACHMENTS_DIR unset, the server keeps its database, its
+// session key and attachments in DATA_DIR, created 0700 when missing, and writes nothing to its
+// working directory; the administration commands find the same database there.
+func TestDataDir(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "var", "lib", "messenger")
+	srv := startServer(t, "sqlite", "DATABASE_URL=", "SESSION_KEY_FILE=", "DATA_DIR="+data)
+	newHTTPUser(t, srv).register("alice", "Alice", "")
+	fi, err := os.Stat(data)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("DATA_DIR: %v, %v; want a directory made with mode 0700", fi, err)
+	}
+	for _, name := range []string{"messenger.db", ".messenger-session-key", "attachments"} {
+		if _, err := os.Stat(filepath.Join(data, name)); err != nil {
+			t.Errorf("%s is not in DATA_DIR: %v", name, err)
+		}
+	}
+	if entries, _ := os.ReadDir(srv.dir); len(entries) != 0 {
+		t.Errorf("the server wrote %d files to its working directory", len(entries))
+	}
+	code, stdout, stderr := runBinaryInput(t, srv.dir, srv.env, testPassword+"\n", "user", "create", "bob")
+	if code != 0 {
+		t.Fatalf("user create with DATA_DIR: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	bob := newHTTPUser(t, srv)
+	if code, _ := bob.signIn("bob", testPassword); code != http.StatusSeeOther {
+		t.Fatalf("bob, created in DATA_DIR's database by the command, signs in to the server: %d, want 303", code)
 	}
 }
