@@ -260,6 +260,11 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Post("/chat/:username/messages", s.requireUser, s.sendMessage)
 	app.Get("/attachments/:id", s.requireUser, s.serveAttachment(false))
 	app.Get("/attachments/:id/thumb", s.requireUser, s.serveAttachment(true))
+	app.Get("/chat/:username/messages/:id", s.requireUser, s.showMessage)
+	app.Get("/chat/:username/messages/:id/edit", s.requireUser, s.editPage)
+	app.Post("/chat/:username/messages/:id/edit", s.requireUser, s.editMessage)
+	app.Get("/chat/:username/messages/:id/delete", s.requireUser, s.deletePage)
+	app.Post("/chat/:username/messages/:id/delete", s.requireUser, s.deleteMessage)
 	return app, s, nil
 }
 

@@ -57,7 +57,7 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, composer views.Composer) e
 	}
 	ctx := c.UserContext()
 	me, partner := currentUser(c), h.Partner
-	chat := views.Chat{Me: me, Messages: h.Messages, HasOlder: h.HasOlder, Focus: h.focus, NewerAfter: h.newerAfter}
+	chat := views.Chat{Me: me, Messages: h.Messages, HasOlder: h.HasOlder, Focus: h.focus, NewerAfter: h.newerAfter, LastChange: h.LastChange}
 	if n := len(h.Messages); n > 0 {
 		chat.LastSeq = h.Messages[n-1].Seq
 	}

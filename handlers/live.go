@@ -29,6 +29,8 @@ type socketState struct {
 	// filter is the users list's search as the page shows it ("" for none): rows of people it leaves
 	// out are not pushed to the page.
 	filter string
+	// lastChange is the newest change (edit, deletion) of that conversation the page shows.
+	lastChange int64
 }
 
 func stateOf(sk *realtime.Socket) *socketState {
@@ -40,14 +42,18 @@ func stateOf(sk *realtime.Socket) *socketState {
 // page was rendered with, replacing what live pushes it may hold: after any reconnect the page then
 // has each message once, in order. It runs on the writer: a (re)connect is when a page catches up
 // from the database; the reader resolved the partner before.
-func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, partner models.User, convID, after int64, visible bool) ([]byte, error) {
+func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, partner models.User, convID, after, changes int64, visible bool) ([]byte, error) {
 	st := stateOf(sk)
-	st.partner, st.convID, st.baseSeq, st.lastSeq, st.visible = partner, convID, after, after, visible
+	st.partner, st.convID, st.baseSeq, st.lastSeq, st.lastChange, st.visible = partner, convID, after, after, changes, visible
 	st.filter = "" // a conversation page lists everyone
-	var msgs []models.ExtendedMessage
+	var msgs, changed []models.ExtendedMessage
 	if convID != 0 {
 		var err error
 		if msgs, err = s.store.MessagesAfter(ctx, convID, after, catchUpLimit); err != nil {
+			return nil, err
+		}
+		// Read after the messages: a change that commits between the two reads is shown, not lost.
+		if changed, err = s.changesAfter(ctx, st); err != nil {
 			return nil, err
 		}
 		if n := len(msgs); n > 0 {
@@ -69,6 +75,9 @@ func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, part
 	parts := []templ.Component{
 		views.LiveReplace(st.me.UserID, st.me.UserID, partner.UserID, msgs),
 		views.UserList(st.me.UserID, contacts, partner.UserID, true),
+	}
+	if len(changed) > 0 {
+		parts = append(parts, views.ChangedMessages(st.me.UserID, st.me.UserID, partner.UserID, changed, st.lastChange))
 	}
 	for _, c := range contacts {
 		if c.UserID == partner.UserID {
@@ -109,6 +118,8 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 	switch ev.Kind {
 	case realtime.KindMessage:
 		return s.renderMessage(ctx, st, ev)
+	case realtime.KindChange:
+		return s.renderChange(ctx, st, ev)
 	case realtime.KindRead:
 		if len(ev.Users) != 2 || !slices.Contains(ev.Users, me) {
 			return nil, nil
@@ -159,7 +170,7 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 			if err != nil {
 				return nil, err
 			}
-			return s.openConversation(ctx, sk, st.partner, convID, st.baseSeq, st.visible)
+			return s.openConversation(ctx, sk, st.partner, convID, st.baseSeq, st.lastChange, st.visible)
 		}
 		list, err := s.userList(ctx, st)
 		if err != nil {
@@ -173,19 +184,11 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 // renderMessage picks the variant of a new message's fragment for one page: only the sender's and the
 // recipient's pages ever get one.
 func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime.Event) ([]byte, error) {
-	m := ev.Message
-	if m == nil || ev.Sender == nil || ev.Receiver == nil {
+	role, other, ok := viewerRole(st, ev)
+	if !ok {
 		return nil, nil
 	}
-	me := st.me.UserID
-	role, other := roleSender, ev.Receiver
-	switch me {
-	case m.SenderUserID:
-	case m.RecipientUserID:
-		role, other = roleRecipient, ev.Sender
-	default:
-		return nil, nil
-	}
+	m, me := ev.Message, st.me.UserID
 	page, withMessage := pageElsewhere, true
 	var missed []models.ExtendedMessage
 	if st.partner.UserID == other.UserID {
@@ -201,12 +204,9 @@ func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime
 			st.lastSeq = m.Seq
 		default:
 			// A gap: events overtook each other or were lost. The database has every message.
-			msgs, err := s.store.MessagesAfter(ctx, m.ConversationID, st.lastSeq, catchUpLimit)
+			msgs, err := s.messagesAfter(ctx, st)
 			if err != nil {
 				return nil, err
-			}
-			if n := len(msgs); n > 0 {
-				st.lastSeq = msgs[n-1].Seq
 			}
 			missed, withMessage = msgs, false
 		}
@@ -234,6 +234,33 @@ func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime
 	}
 	out.Write(frame)
 	return out.Bytes(), nil
+}
+
+// viewerRole says whether the socket's user sent or received the event's message, and who the other
+// person is; ok is false for anyone else, and for an event not completed with the message and both
+// users.
+func viewerRole(st *socketState, ev realtime.Event) (role int, other *models.User, ok bool) {
+	m := ev.Message
+	if m == nil || ev.Sender == nil || ev.Receiver == nil {
+		return 0, nil, false
+	}
+	switch st.me.UserID {
+	case m.SenderUserID:
+		return roleSender, ev.Receiver, true
+	case m.RecipientUserID:
+		return roleRecipient, ev.Sender, true
+	}
+	return 0, nil, false
+}
+
+// messagesAfter returns the messages of the page's conversation after the newest it holds and moves
+// the page past them.
+func (s *Server) messagesAfter(ctx context.Context, st *socketState) ([]models.ExtendedMessage, error) {
+	msgs, err := s.store.MessagesAfter(ctx, st.convID, st.lastSeq, catchUpLimit)
+	if n := len(msgs); n > 0 {
+		st.lastSeq = msgs[n-1].Seq
+	}
+	return msgs, err
 }
 
 // messageFragment renders one variant of a new message: the message appended to the conversation
@@ -350,6 +377,8 @@ func (s *Server) deliver(ev realtime.Event) {
 		s.sessions.Store.Forget(ev.SessionID)
 	case realtime.KindMessage:
 		err = s.completeMessage(ctx, &ev)
+	case realtime.KindChange:
+		err = s.completeChange(ctx, &ev)
 	case realtime.KindRead:
 		err = s.completeRead(ctx, &ev)
 	case realtime.KindPresence:
@@ -381,6 +410,12 @@ func (s *Server) completeMessage(ctx context.Context, ev *realtime.Event) error 
 		}
 		ev.Message = &msg // the unread counts came with the event, from the send that stored it
 	}
+	return s.completePair(ctx, ev)
+}
+
+// completePair addresses an event about a stored message to its two people, whatever the event
+// named, and loads both users for its fragments.
+func (s *Server) completePair(ctx context.Context, ev *realtime.Event) error {
 	m := ev.Message
 	ev.Users = []int64{m.SenderUserID, m.RecipientUserID}
 	ev.ConversationID, ev.Seq = m.ConversationID, m.Seq

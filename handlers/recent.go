@@ -33,8 +33,18 @@ func (r *recentMessages) put(m models.ExtendedMessage) {
 	r.byID[m.MessageID] = m
 }
 
-// get returns the message from memory or, sent through another instance, from the store. Messages
-// never change once stored except for their unread flag, which the fragments read elsewhere.
+// replace puts a message that was edited or deleted in place of the copy held, if any.
+func (r *recentMessages) replace(m models.ExtendedMessage) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byID[m.MessageID]; ok {
+		r.byID[m.MessageID] = m
+	}
+}
+
+// get returns the message from memory or, sent through another instance, from the store. A held
+// message changes only by an edit or a deletion, which replaces it; its unread flag the fragments
+// read elsewhere.
 func (r *recentMessages) get(ctx context.Context, db *store.Store, id int64) (models.ExtendedMessage, error) {
 	r.mu.Lock()
 	m, ok := r.byID[id]

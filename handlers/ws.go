@@ -73,8 +73,26 @@ type frame struct {
 	Body     *string         `json:"body"`
 	ClientID string          `json:"client_id"`
 	After    json.RawMessage `json:"after"`
+	Changes  json.RawMessage `json:"changes"`
 	Visible  string          `json:"visible"`
 	Q        string          `json:"q"` // the users list's search (close)
+}
+
+// position reads a count a page sends (a seq or a change number), as a JSON number or string.
+func position(raw json.RawMessage) (int64, bool) {
+	text := string(raw)
+	if unq, err := strconv.Unquote(text); err == nil {
+		text = unq
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// changes is the newest change of its conversation an "open" frame's page holds; a page from before
+// changes were counted sends none and gets every change replayed.
+func (f frame) changes() int64 {
+	n, _ := position(f.Changes)
+	return n
 }
 
 // decodeFrame parses a client frame; every problem is a sentence for the person.
@@ -97,12 +115,8 @@ func decodeFrame(data []byte) (frame, int64, error) {
 			return f, 0, errorf(http.StatusBadRequest, "The message has no text.")
 		}
 	case "open":
-		raw := string(f.After)
-		if unq, err := strconv.Unquote(raw); err == nil {
-			raw = unq
-		}
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || n < 0 {
+		n, ok := position(f.After)
+		if _, changesOK := position(f.Changes); !ok || (!changesOK && f.Changes != nil) {
 			return f, 0, errorf(http.StatusBadRequest, "The page's position in the conversation is not valid.")
 		}
 		after = n
@@ -243,7 +257,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 	to := *f.To
 	switch f.Kind {
 	case "open":
-		s.openFrame(sock, me, to, after, f.Visible != "hidden")
+		s.openFrame(sock, me, to, after, f.changes(), f.Visible != "hidden")
 	case "typing":
 		partner, err := s.users.byUsername(context.Background(), s.store, to)
 		if err != nil || partner.UserID == me.UserID {
@@ -266,7 +280,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 
 // openFrame answers a page that says which conversation it shows: the reader resolves the partner;
 // the writer then replays what the page misses.
-func (s *Server) openFrame(sock *realtime.Socket, me models.User, to string, after int64, visible bool) {
+func (s *Server) openFrame(sock *realtime.Socket, me models.User, to string, after, changes int64, visible bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	partner, err := s.users.byUsername(ctx, s.store, to)
@@ -284,7 +298,7 @@ func (s *Server) openFrame(sock *realtime.Socket, me models.User, to string, aft
 		return
 	}
 	sock.Do(func(ctx context.Context, sk *realtime.Socket) ([]byte, error) {
-		return s.openConversation(ctx, sk, partner, convID, after, visible)
+		return s.openConversation(ctx, sk, partner, convID, after, changes, visible)
 	})
 }
 

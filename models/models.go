@@ -84,6 +84,12 @@ type Message struct {
 	RecipientUserID int64
 	Unread          bool
 	ClientID        *string
+	EditedAt        *time.Time // the latest edit, nil when never edited
+	DeletedAt       *time.Time // when deleted; the body is empty from then on
+	// ChangeSeq is the conversation's change number of the latest edit or deletion (0: none): pages
+	// catch up on changes by it, as on new messages by Seq.
+	ChangeSeq int64
+	ReplyToID *int64 // the message of the same conversation this one answers
 	// Attachment is the message's file, if any: a row of its own, loaded with the message.
 	Attachment *Attachment `gorm:"-"`
 }

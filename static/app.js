@@ -2,9 +2,9 @@
 // Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
 // arrives twice (the POST answer and the socket push) shows once, a users-list row's data-online
 // follows its live presence dot, a conversation opened at a message scrolls to it, the composer keeps
-// its height in step with its text and refuses to send blanks, a dropped socket shows "Reconnecting…",
-// and a file can be dropped or pasted into the composer, shows its upload's progress and survives a
-// refused send.
+// its height in step with its text and refuses to send blanks, a message being edited saves with
+// Enter too, a dropped socket shows "Reconnecting…", and a file can be dropped or pasted into the
+// composer, shows its upload's progress and survives a refused send.
 (function () {
   "use strict";
 
@@ -218,10 +218,11 @@
   });
   document.addEventListener("htmx:wsOpen", function () { connection(true); });
 
+  // The same in a message being edited: Enter saves it.
   document.addEventListener("keydown", function (e) {
     var t = e.target;
-    if (e.key !== "Enter" || e.shiftKey || e.isComposing || !t || t.id !== "body") return;
-    var form = t.closest("form#composer");
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing || !t || !(t.id === "body" || t.id.indexOf("edit-body-") === 0)) return;
+    var form = t.closest("form#composer, form.edit-form");
     if (!form) return;
     e.preventDefault();
     if (t.value.trim() !== "" || composerFile()) form.requestSubmit();

@@ -93,6 +93,9 @@ type Chat struct {
 	// is the last message shown before newer ones that a loader fetches.
 	Focus      int64
 	NewerAfter int64
+	// LastChange is the conversation's newest edit or deletion the page shows; the socket catches up
+	// on changes from here.
+	LastChange int64
 }
 
 // Composer is the message form: what was typed, the client id that makes a retry idempotent, an error.
@@ -102,6 +105,15 @@ type Composer struct {
 	ClientID string
 	Error    string
 	CSRF     string
+}
+
+// EditForm edits one of the user's messages (or asks before deleting it): what was typed, what is wrong.
+type EditForm struct {
+	Partner   string // the username the message was sent to
+	MessageID int64
+	Body      string
+	Error     string
+	CSRF      string
 }
 
 // OlderPage is a run of older messages: a fragment for htmx, a page of its own without JavaScript.
@@ -142,6 +154,17 @@ func NewerURL(username string, afterID int64) string {
 
 // NewerID is the newer-messages loader of a conversation.
 func NewerID(a, b int64) string { return "newer-" + PairKey(a, b) }
+
+// MessageURL is one message of a conversation.
+func MessageURL(username string, id int64) string {
+	return MessagesURL(username) + "/" + strconv.FormatInt(id, 10)
+}
+
+// EditURL edits a message (GET: the form, POST: the change).
+func EditURL(username string, id int64) string { return MessageURL(username, id) + "/edit" }
+
+// DeleteURL deletes a message (GET: the confirmation, POST: the deletion).
+func DeleteURL(username string, id int64) string { return MessageURL(username, id) + "/delete" }
 
 // PairKey names a conversation the same way from both sides, so out-of-band targets of one
 // conversation can never match another.
@@ -184,6 +207,9 @@ func shortTime(t time.Time) string {
 func preview(c models.Contact, me int64) string {
 	if c.LastMessage == nil {
 		return "No messages yet"
+	}
+	if c.LastMessage.DeletedAt != nil {
+		return "Message deleted"
 	}
 	body := []rune(attachmentPreview(c.LastMessage))
 	if len(body) > 80 {

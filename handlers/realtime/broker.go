@@ -40,7 +40,7 @@ var ErrPublishQueueFull = errors.New("realtime: publish queue full")
 // checkPublishable refuses kinds that must not travel between instances.
 func checkPublishable(ev Event) error {
 	switch ev.Kind {
-	case KindMessage, KindRead, KindPresence, KindTyping, KindUser, KindProfile, KindSessionEnded:
+	case KindMessage, KindChange, KindRead, KindPresence, KindTyping, KindUser, KindProfile, KindSessionEnded:
 		return nil
 	default:
 		return fmt.Errorf("realtime: event kind %q cannot be published", ev.Kind)

@@ -17,6 +17,10 @@ const (
 	// KindMessage: MessageID, ConversationID, Seq, ActorID = sender; Users = [sender, recipient];
 	// SenderUnread and RecipientUnread are each one's unread count in that conversation after it.
 	KindMessage Kind = "message"
+	// KindChange: a message was edited or deleted. MessageID, ConversationID, Seq (the message's),
+	// Change (its change number), Last (it is the conversation's newest), ActorID = sender; Users =
+	// [sender, recipient]; SenderUnread and RecipientUnread as for KindMessage.
+	KindChange Kind = "change"
 	// KindRead: ConversationID, ActorID = reader, MessageID = newest read id; Users = [reader, partner].
 	KindRead Kind = "read"
 	// KindPresence: Instance's sockets of the users in Up opened, of those in Down closed; Users
@@ -54,6 +58,8 @@ type Event struct {
 	Up              []int64 `json:"up,omitempty"`
 	Down            []int64 `json:"dn,omitempty"`
 	SessionID       string  `json:"s,omitempty"`
+	Change          int64   `json:"ch,omitempty"` // KindChange: the change number in its conversation
+	Last            bool    `json:"l,omitempty"`  // KindChange: the message is its conversation's newest
 
 	// Filled in by the instance that delivers the event, never published: what its fragments show,
 	// loaded once per instance so that no socket has to ask the database.

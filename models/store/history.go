@@ -18,6 +18,9 @@ type History struct {
 	// timestamps come with the users list.
 	Partner        models.User
 	ConversationID int64
+	// LastChange is the conversation's change number as the page was read: a page catches up on the
+	// edits and deletions after it.
+	LastChange int64
 	Page
 }
 
@@ -36,8 +39,9 @@ var historySQL = map[migrations.Dialect]string{
 }
 
 const (
-	historyHead = `SELECT p.user_id, p.first_name, p.last_name, p.gender, p.username, v.username, c.conversation_id, cur.seq,
-       m.message_id, m.seq, m.message_date, m.message_body, m.sender_user_id, m.unread, m.client_id
+	historyHead = `SELECT p.user_id, p.first_name, p.last_name, p.gender, p.username, v.username, c.conversation_id, c.last_change, cur.seq,
+       m.message_id, m.seq, m.message_date, m.message_body, m.sender_user_id, m.unread, m.client_id,
+       m.edited_at, m.deleted_at, m.change_seq, m.reply_to_id
 FROM users p
 JOIN users v ON v.user_id = ?
 LEFT JOIN conversations c
@@ -71,15 +75,17 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 	var h History
 	p := &h.Partner
 	var viewerName string
-	var conv, cursorSeq, id, seq, sender *int64
+	var conv, lastChange, cursorSeq, id, seq, sender, changeSeq *int64
 	var date *time.Time
+	var edited, deleted *time.Time
+	var replyTo *int64
 	var body, clientID *string
 	var unread *bool
 	found := false
 	for rows.Next() {
-		clientID = nil // each message its own pointer
-		if err := rows.Scan(&p.UserID, &p.FirstName, &p.LastName, &p.Gender, &p.Username, &viewerName, &conv, &cursorSeq,
-			&id, &seq, &date, &body, &sender, &unread, &clientID); err != nil {
+		clientID, edited, deleted, replyTo = nil, nil, nil, nil // each message its own pointers
+		if err := rows.Scan(&p.UserID, &p.FirstName, &p.LastName, &p.Gender, &p.Username, &viewerName, &conv, &lastChange, &cursorSeq,
+			&id, &seq, &date, &body, &sender, &unread, &clientID, &edited, &deleted, &changeSeq, &replyTo); err != nil {
 			return History{}, wrap("history", err)
 		}
 		found = true
@@ -87,7 +93,8 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 			continue
 		}
 		m := models.ExtendedMessage{Message: models.Message{MessageID: *id, ConversationID: *conv, Seq: *seq,
-			MessageDate: *date, MessageBody: *body, SenderUserID: *sender, Unread: *unread, ClientID: clientID}}
+			MessageDate: *date, MessageBody: *body, SenderUserID: *sender, Unread: *unread, ClientID: clientID,
+			EditedAt: edited, DeletedAt: deleted, ChangeSeq: *changeSeq, ReplyToID: replyTo}}
 		if *sender == viewerID {
 			m.RecipientUserID, m.SenderUsername, m.RecipientUsername = p.UserID, viewerName, p.Username
 		} else {
@@ -105,7 +112,7 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 	if beforeID != 0 && cursorSeq == nil {
 		return History{Partner: h.Partner}, wrap("history: cursor", ErrNotFound)
 	}
-	h.ConversationID = deref(conv)
+	h.ConversationID, h.LastChange = deref(conv), deref(lastChange)
 	slices.SortFunc(h.Messages, func(a, b models.ExtendedMessage) int { return cmp.Compare(a.Seq, b.Seq) })
 	if h.HasOlder = len(h.Messages) > limit; h.HasOlder {
 		h.Messages = h.Messages[1:]

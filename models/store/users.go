@@ -65,6 +65,7 @@ type contactRow struct {
 	LastSenderID    *int64
 	LastRecipientID *int64
 	LastUnread      *bool
+	LastDeletedAt   *time.Time
 	Unread          int64
 }
 
@@ -99,6 +100,7 @@ SELECT u.*,
        l.conversation_id,
        m.message_id AS last_message_id, m.message_body AS last_body, m.message_date AS last_date,
        m.sender_user_id AS last_sender_id, m.recipient_user_id AS last_recipient_id, m.unread AS last_unread,
+       m.deleted_at AS last_deleted_at,
        l.unread
 FROM listed l
 JOIN users u ON u.user_id = l.user_id
@@ -173,7 +175,7 @@ func (s *Store) contacts(ctx context.Context, viewerID int64, filter string, oth
 			out[i].LastMessage = &models.Message{
 				MessageID: *r.LastMessageID, ConversationID: *r.ConversationID, MessageBody: deref(r.LastBody),
 				MessageDate: deref(r.LastDate), SenderUserID: deref(r.LastSenderID),
-				RecipientUserID: deref(r.LastRecipientID), Unread: deref(r.LastUnread),
+				RecipientUserID: deref(r.LastRecipientID), Unread: deref(r.LastUnread), DeletedAt: r.LastDeletedAt,
 			}
 			last = append(last, out[i].LastMessage)
 		}
