@@ -45,7 +45,7 @@ func (s *Server) history(c *fiber.Ctx, before int64) (store.History, error) {
 }
 
 func (s *Server) chat(c *fiber.Ctx) error {
-	return s.renderChat(c, http.StatusOK, views.Composer{})
+	return s.renderChat(c, http.StatusOK, views.Composer{ReplyTo: composerReply(c, http.StatusOK)})
 }
 
 // renderChat shows the conversation with the URL's partner; composer carries what the user typed and
@@ -79,6 +79,9 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, composer views.Composer) e
 		if ct.UserID == partner.UserID {
 			chat.Partner = ct
 		}
+	}
+	if composer.ReplyTo, err = s.quoteForComposer(ctx, me.UserID, partner.UserID, composer.ReplyTo); err != nil {
+		return err
 	}
 	composer.Partner, composer.CSRF = partner.Username, session.From(c).CSRFToken()
 	if composer.ClientID == "" {
@@ -139,7 +142,7 @@ func (s *Server) sendMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msg, err := s.sendWith(c.UserContext(), me, to, strings.Clone(c.FormValue("body")), strings.Clone(c.FormValue("client_id")), att)
+	msg, err := s.sendWith(c.UserContext(), me, to, strings.Clone(c.FormValue("body")), strings.Clone(c.FormValue("client_id")), strings.Clone(c.FormValue("reply_to")), att)
 	release(err == nil)
 	if err != nil {
 		return err // handleError answers with the composer, still holding the text
@@ -171,7 +174,8 @@ func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
 	if sess := session.From(c); sess != nil {
 		csrf = sess.CSRFToken()
 	}
-	composer := views.Composer{Body: strings.Clone(body), ClientID: clientID, Error: msg, CSRF: strings.Clone(csrf)}
+	composer := views.Composer{Body: strings.Clone(body), ClientID: clientID, Error: msg, CSRF: strings.Clone(csrf),
+		ReplyTo: composerReply(c, status)}
 	// A body refused before routing (too large) has no route, so no parameters: read the path.
 	if len(c.Route().Params) > 0 {
 		composer.Partner = strings.Clone(c.Params("username"))
@@ -196,13 +200,13 @@ func (s *Server) sendFailed(c *fiber.Ctx, status int, msg string) error {
 
 // send is the one way a message enters Messenger, from the composer and from a socket frame alike:
 // validate, store (commit), then announce. The sender is always the signed-in user.
-func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawClientID string) (models.ExtendedMessage, error) {
-	return s.sendWith(ctx, sender, to, rawBody, rawClientID, nil)
+func (s *Server) send(ctx context.Context, sender models.User, to, rawBody, rawClientID, rawReplyTo string) (models.ExtendedMessage, error) {
+	return s.sendWith(ctx, sender, to, rawBody, rawClientID, rawReplyTo, nil)
 }
 
 // sendWith is send with an attachment (nil: none), whose file is stored already; a message with a
 // file may have no text.
-func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, rawClientID string, att *models.Attachment) (models.ExtendedMessage, error) {
+func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, rawClientID, rawReplyTo string, att *models.Attachment) (models.ExtendedMessage, error) {
 	start := time.Now()
 	body, reason := models.CleanBody(rawBody)
 	if reason != "" && !(att != nil && utf8Valid(rawBody) && strings.TrimSpace(rawBody) == "") {
@@ -225,12 +229,23 @@ func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, 
 	if recipient.UserID == sender.UserID {
 		return models.ExtendedMessage{}, errorf(http.StatusUnprocessableEntity, "You cannot send a message to yourself.")
 	}
-	msg, created, err := s.store.SendMessage(ctx, store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID, Attachment: att})
+	quote, err := s.replyTarget(ctx, sender.UserID, recipient.UserID, rawReplyTo)
+	if err != nil {
+		return models.ExtendedMessage{}, err
+	}
+	in := store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID, Attachment: att}
+	if quote != nil {
+		in.ReplyToID = quote.MessageID
+	}
+	msg, created, err := s.store.SendMessage(ctx, in)
 	if errors.Is(err, store.ErrConflict) {
 		return msg, errorf(http.StatusConflict, "This message could not be sent because its id was already used for another message. Send it again.")
 	}
 	if err != nil {
 		return msg, err
+	}
+	if quote != nil && msg.ReplyToID != nil && *msg.ReplyToID == quote.MessageID {
+		msg.ReplyTo = quote
 	}
 	s.metrics.SendLatency.Observe(time.Since(start).Seconds())
 	s.recent.put(msg)

@@ -74,18 +74,24 @@ type frame struct {
 	ClientID string          `json:"client_id"`
 	After    json.RawMessage `json:"after"`
 	Changes  json.RawMessage `json:"changes"`
+	ReplyTo  json.RawMessage `json:"reply_to"`
 	Visible  string          `json:"visible"`
 	Q        string          `json:"q"` // the users list's search (close)
 }
 
 // position reads a count a page sends (a seq or a change number), as a JSON number or string.
 func position(raw json.RawMessage) (int64, bool) {
+	n, err := strconv.ParseInt(frameText(raw), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// frameText is a field that may come as a JSON string or a bare number, as text ("" when absent).
+func frameText(raw json.RawMessage) string {
 	text := string(raw)
 	if unq, err := strconv.Unquote(text); err == nil {
 		text = unq
 	}
-	n, err := strconv.ParseInt(text, 10, 64)
-	return n, err == nil && n >= 0
+	return text
 }
 
 // changes is the newest change of its conversation an "open" frame's page holds; a page from before
@@ -267,7 +273,7 @@ func (s *Server) handleFrame(sock *realtime.Socket, me models.User, data []byte)
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := s.send(ctx, me, to, *f.Body, f.ClientID); err != nil {
+		if _, err := s.send(ctx, me, to, *f.Body, f.ClientID, frameText(f.ReplyTo)); err != nil {
 			var ue *userError
 			if !errors.As(err, &ue) {
 				s.log.Error("send message over socket", "user_id", me.UserID, "err", err)

@@ -104,6 +104,20 @@ type ExtendedMessage struct {
 	// the message was read back from the database.
 	SenderUnread    int64 `gorm:"-"`
 	RecipientUnread int64 `gorm:"-"`
+	// ReplyTo quotes the message this one answers (ReplyToID), when loaded.
+	ReplyTo *Quote `gorm:"-"`
+}
+
+// QuoteLen is how many characters of a message a reply quotes.
+const QuoteLen = 100
+
+// Quote is the start of a message that another one answers: who wrote it and its first QuoteLen
+// characters (Body may hold one more, to tell that it goes on), or that it was deleted.
+type Quote struct {
+	MessageID      int64
+	SenderUsername string
+	Body           string
+	Deleted        bool
 }
 
 // ClientIDValue is the client id or "" when none was given.

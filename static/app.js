@@ -3,8 +3,9 @@
 // arrives twice (the POST answer and the socket push) shows once, a users-list row's data-online
 // follows its live presence dot, a conversation opened at a message scrolls to it, the composer keeps
 // its height in step with its text and refuses to send blanks, a message being edited saves with
-// Enter too, a dropped socket shows "Reconnecting…", and a file can be dropped or pasted into the
-// composer, shows its upload's progress and survives a refused send.
+// Enter too, Reply sets the composer's reply chip in place, a dropped socket shows "Reconnecting…",
+// and a file can be dropped or pasted into the composer, shows its upload's progress and survives a
+// refused send.
 (function () {
   "use strict";
 
@@ -226,6 +227,30 @@
     if (!form) return;
     e.preventDefault();
     if (t.value.trim() !== "" || composerFile()) form.requestSubmit();
+  });
+
+  // Reply: a message's Reply link sets the composer's reply chip in the page (without this file it
+  // opens the conversation replying); the chip's × cancels it.
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a[data-reply], a[data-reply-cancel]");
+    var form = document.querySelector("form#composer");
+    if (!link || !form) return;
+    var input = form.querySelector("#reply-to"), chip = form.querySelector("#reply-chip");
+    if (!input || !chip) return;
+    e.preventDefault();
+    if (link.hasAttribute("data-reply-cancel")) {
+      input.value = "";
+      chip.hidden = true;
+    } else {
+      var msg = document.getElementById("m-" + link.getAttribute("data-reply"));
+      var body = msg && msg.querySelector(".message-body");
+      var text = body ? body.textContent : "";
+      input.value = link.getAttribute("data-reply");
+      chip.querySelector("[data-reply-sender]").textContent = msg ? msg.getAttribute("data-sender") : "";
+      chip.querySelector("[data-reply-text]").textContent = text.length > 100 ? text.slice(0, 100) + "…" : text;
+      chip.hidden = false;
+    }
+    form.querySelector("#body").focus();
   });
 
   // The composer grows by rows, not by an inline style: htmx settles a swapped element's style

@@ -105,6 +105,9 @@ type Composer struct {
 	ClientID string
 	Error    string
 	CSRF     string
+	// ReplyTo is the message the new one answers, nil for none; its quote may be missing when the
+	// composer comes back alone after a failed send.
+	ReplyTo *models.Quote
 }
 
 // EditForm edits one of the user's messages (or asks before deleting it): what was typed, what is wrong.
@@ -165,6 +168,11 @@ func EditURL(username string, id int64) string { return MessageURL(username, id)
 
 // DeleteURL deletes a message (GET: the confirmation, POST: the deletion).
 func DeleteURL(username string, id int64) string { return MessageURL(username, id) + "/delete" }
+
+// ReplyURL opens a conversation with the composer answering a message (without JavaScript).
+func ReplyURL(username string, id int64) string {
+	return ChatURL(username) + "?reply_to=" + strconv.FormatInt(id, 10) + "#composer"
+}
 
 // PairKey names a conversation the same way from both sides, so out-of-band targets of one
 // conversation can never match another.

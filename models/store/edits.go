@@ -93,6 +93,10 @@ func (s *Store) changeMessage(ctx context.Context, op string, senderID, recipien
 		changed := []models.ExtendedMessage{ch.Message}
 		err = s.withPageAttachments(ctx, changed)
 		ch.Message = changed[0]
+		if err == nil {
+			err = s.withQuotes(ctx, changed)
+			ch.Message = changed[0]
+		}
 	}
 	return ch, wrap(op, err)
 }
@@ -104,7 +108,59 @@ func (s *Store) ChangesAfter(ctx context.Context, conversationID, after int64, l
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.change_seq > 0 AND m.change_seq > ?
 		ORDER BY m.change_seq LIMIT ?`, conversationID, after, limit).Scan(&msgs).Error
 	if err == nil {
-		err = s.withPageAttachments(ctx, msgs)
+		if err = s.withPageAttachments(ctx, msgs); err == nil {
+			err = s.withQuotes(ctx, msgs)
+		}
 	}
 	return msgs, wrap("changes after", err)
+}
+
+// quoteSelect reads what a reply quotes of a message: its sender, the start of its text (one
+// character more than a quote shows, so a view can tell it goes on) and whether it was deleted.
+const quoteSelect = `SELECT m.message_id, su.username AS sender_username, substr(m.message_body, 1, ?) AS body,
+       m.deleted_at IS NOT NULL AS deleted
+FROM messages m
+JOIN users su ON su.user_id = m.sender_user_id `
+
+// QuoteInConversation quotes message id when it belongs to the conversation of users a and b (either
+// way): a reply names it. Any other id is ErrNotFound.
+func (s *Store) QuoteInConversation(ctx context.Context, a, b, id int64) (models.Quote, error) {
+	var quotes []models.Quote
+	err := s.r(ctx).Raw(quoteSelect+`WHERE m.message_id = ?
+		AND ((m.sender_user_id = ? AND m.recipient_user_id = ?) OR (m.sender_user_id = ? AND m.recipient_user_id = ?))`,
+		models.QuoteLen+1, id, a, b, b, a).Scan(&quotes).Error
+	if err == nil && len(quotes) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return models.Quote{}, wrap("quote in conversation", err)
+	}
+	return quotes[0], nil
+}
+
+// withQuotes fills in the quotes of the replies among msgs, with one query for all of them.
+func (s *Store) withQuotes(ctx context.Context, msgs []models.ExtendedMessage) error {
+	var ids []int64
+	for _, m := range msgs {
+		if m.ReplyToID != nil {
+			ids = append(ids, *m.ReplyToID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var quotes []models.Quote
+	if err := s.r(ctx).Raw(quoteSelect+`WHERE m.message_id IN ?`, models.QuoteLen+1, ids).Scan(&quotes).Error; err != nil {
+		return wrap("quotes", err)
+	}
+	byID := make(map[int64]*models.Quote, len(quotes))
+	for i := range quotes {
+		byID[quotes[i].MessageID] = &quotes[i]
+	}
+	for i := range msgs {
+		if id := msgs[i].ReplyToID; id != nil {
+			msgs[i].ReplyTo = byID[*id]
+		}
+	}
+	return nil
 }

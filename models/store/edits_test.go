@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"messenger/models"
@@ -111,6 +112,52 @@ func TestEditAndDeleteMessages(t *testing.T) {
 		}
 		if row.LastMessage == nil || row.LastMessage.DeletedAt == nil || row.LastMessage.MessageBody != "" || row.Unread != 1 {
 			t.Fatalf("bob's row for alice after the deletion: %+v unread %d", row.LastMessage, row.Unread)
+		}
+	})
+}
+
+// A reply keeps the id of the message it answers and every read of it quotes the start of that
+// message, or says it was deleted; only a message of the same conversation can be quoted.
+func TestRepliesQuote(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
+		long := strings.Repeat("é", models.QuoteLen+20)
+		original := send(t, s, alice, bob, long)
+		other := send(t, s, alice, carol, "elsewhere")
+		if _, err := s.QuoteInConversation(ctx, bob.UserID, alice.UserID, other.MessageID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("quote of another conversation's message: %v", err)
+		}
+		q, err := s.QuoteInConversation(ctx, bob.UserID, alice.UserID, original.MessageID)
+		if err != nil || q.SenderUsername != "alice" || q.Body != long[:2*(models.QuoteLen+1)] || q.Deleted {
+			t.Fatalf("quote: %+v, %v", q, err)
+		}
+		reply, _, err := s.SendMessage(ctx, store.SendInput{SenderID: bob.UserID, RecipientID: alice.UserID, Body: "answer", ReplyToID: original.MessageID})
+		if err != nil || reply.ReplyToID == nil || *reply.ReplyToID != original.MessageID {
+			t.Fatalf("reply: %+v, %v", reply.Message, err)
+		}
+		if _, err := s.DeleteMessage(ctx, alice.UserID, bob.UserID, original.MessageID); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.History(ctx, alice.UserID, "bob", 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := h.Messages[len(h.Messages)-1]
+		if got.MessageID != reply.MessageID || got.ReplyTo == nil || !got.ReplyTo.Deleted || got.ReplyTo.Body != "" || h.Messages[0].ReplyTo != nil {
+			t.Fatalf("history's reply: %+v quote %+v", got.Message, got.ReplyTo)
+		}
+		edited, err := s.EditMessage(ctx, bob.UserID, alice.UserID, reply.MessageID, "answer, edited")
+		if err != nil || edited.Message.ReplyTo == nil || !edited.Message.ReplyTo.Deleted {
+			t.Fatalf("an edited reply's quote: %+v, %v", edited.Message.ReplyTo, err)
+		}
+		byID, err := s.MessageByID(ctx, reply.MessageID)
+		if err != nil || byID.ReplyTo == nil || byID.ReplyTo.MessageID != original.MessageID {
+			t.Fatalf("message by id: %+v, %v", byID.ReplyTo, err)
+		}
+		after, err := s.MessagesAfter(ctx, reply.ConversationID, 0, 10)
+		if err != nil || len(after) != 2 || after[1].ReplyTo == nil {
+			t.Fatalf("messages after: %+v, %v", after, err)
 		}
 	})
 }

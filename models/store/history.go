@@ -117,5 +117,8 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 	if h.HasOlder = len(h.Messages) > limit; h.HasOlder {
 		h.Messages = h.Messages[1:]
 	}
+	if err := s.withQuotes(ctx, h.Messages); err != nil {
+		return History{}, err
+	}
 	return h, s.withPageAttachments(ctx, h.Messages)
 }

@@ -31,7 +31,9 @@ func (s *Store) MessageByID(ctx context.Context, id int64) (models.ExtendedMessa
 	var msgs []models.ExtendedMessage
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.message_id = ?`, id).Scan(&msgs).Error
 	if err == nil {
-		err = s.withPageAttachments(ctx, msgs)
+		if err = s.withPageAttachments(ctx, msgs); err == nil {
+			err = s.withQuotes(ctx, msgs)
+		}
 	}
 	return first(msgs, "message by id", err)
 }
@@ -94,7 +96,9 @@ func (s *Store) MessagesAfter(ctx context.Context, conversationID, afterSeq int6
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 		conversationID, afterSeq, limit).Scan(&msgs).Error
 	if err == nil {
-		err = s.withPageAttachments(ctx, msgs)
+		if err = s.withPageAttachments(ctx, msgs); err == nil {
+			err = s.withQuotes(ctx, msgs)
+		}
 	}
 	return msgs, wrap("messages after", err)
 }

@@ -40,6 +40,7 @@ type SendInput struct {
 	// Attachment, when set, is stored with the message (its file already on disk); the store fills in
 	// its ids and date.
 	Attachment *models.Attachment
+	ReplyToID  int64 // the message of the same conversation this one answers (checked by the caller); 0: none
 }
 
 type sendRequest struct {
@@ -384,14 +385,18 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 			c.highUnread++
 			msgs[i].RecipientUnread, msgs[i].SenderUnread = c.highUnread, c.lowUnread
 		}
-		var clientID any
+		var clientID, replyTo any
 		if r.in.ClientID != "" {
 			m.ClientID = &r.in.ClientID
 			clientID = r.in.ClientID
 		}
+		if r.in.ReplyToID != 0 {
+			m.ReplyToID = &r.in.ReplyToID
+			replyTo = r.in.ReplyToID
+		}
 		msgs[i].Message = m
 		at[place{m.ConversationID, m.Seq}] = i
-		args = append(args, m.ConversationID, m.Seq, date, m.MessageBody, m.SenderUserID, m.RecipientUserID, true, clientID)
+		args = append(args, m.ConversationID, m.Seq, date, m.MessageBody, m.SenderUserID, m.RecipientUserID, true, clientID, replyTo)
 	}
 	inserted := 0
 	err = query("messages", func(q *sql.Rows) error {
@@ -477,8 +482,8 @@ RETURNING conversation_id, user_low_id, user_high_id, last_seq, low_unread, high
 	(SELECT username FROM users WHERE user_id = user_low_id), (SELECT username FROM users WHERE user_id = user_high_id)`
 	},
 	"messages": func(n int) string {
-		return `INSERT INTO messages (conversation_id, seq, message_date, message_body, sender_user_id, recipient_user_id, unread, client_id)
-VALUES ` + values(n, "?, ?, ?, ?, ?, ?, ?, ?") + `
+		return `INSERT INTO messages (conversation_id, seq, message_date, message_body, sender_user_id, recipient_user_id, unread, client_id, reply_to_id)
+VALUES ` + values(n, "?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT)") + `
 ON CONFLICT (sender_user_id, client_id) DO NOTHING RETURNING message_id, conversation_id, seq`
 	},
 	"conv-last": func(n int) string {
