@@ -27,7 +27,12 @@ const pageSize = 50
 
 func (s *Server) page(c *fiber.Ctx, title string) views.Page {
 	me := currentUser(c)
-	return views.Page{Title: title, Me: &me, CSRF: session.From(c).CSRFToken()}
+	unread, err := s.store.UnreadCount(c.UserContext(), me.UserID)
+	if err != nil {
+		// The page is still worth showing: its title just lacks the count.
+		s.log.Warn("unread total for the title", "user_id", me.UserID, "err", err)
+	}
+	return views.Page{Title: title, Me: &me, CSRF: session.From(c).CSRFToken(), Unread: unread}
 }
 
 // history loads the conversation with the {username} of the URL, up to the message before (0: the

@@ -31,6 +31,38 @@ type socketState struct {
 	filter string
 	// lastChange is the newest change (edit, deletion) of that conversation the page shows.
 	lastChange int64
+	// unread counts, by partner, the messages the user has not read, as the events tell them: the
+	// total goes in the page title. Loaded at every (re)connect.
+	unread map[int64]int64
+}
+
+// countUnread takes the unread counts of a users list (every conversation of the user's).
+func (st *socketState) countUnread(contacts []models.Contact) {
+	st.unread = make(map[int64]int64)
+	for _, c := range contacts {
+		if c.Unread > 0 {
+			st.unread[c.UserID] = c.Unread
+		}
+	}
+}
+
+// setUnread records how many of partner's messages are unread and returns the element that shows
+// the page the total.
+func (st *socketState) setUnread(partner, n int64) templ.Component {
+	if st.unread == nil {
+		st.unread = make(map[int64]int64)
+	}
+	st.unread[partner] = n
+	return st.unreadTotal()
+}
+
+// unreadTotal is the element that shows the page the user's unread total.
+func (st *socketState) unreadTotal() templ.Component {
+	var total int64
+	for _, c := range st.unread {
+		total += c
+	}
+	return views.UnreadTotal(total, true)
 }
 
 func stateOf(sk *realtime.Socket) *socketState {
@@ -71,6 +103,7 @@ func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, part
 	if err != nil {
 		return nil, err
 	}
+	st.countUnread(contacts)
 	var out bytes.Buffer
 	parts := []templ.Component{
 		views.LiveReplace(st.me.UserID, st.me.UserID, partner.UserID, msgs),
@@ -84,6 +117,7 @@ func (s *Server) openConversation(ctx context.Context, sk *realtime.Socket, part
 			parts = append(parts, views.PartnerStatus(c, true))
 		}
 	}
+	parts = append(parts, st.unreadTotal())
 	for _, p := range parts {
 		if err := p.Render(ctx, &out); err != nil {
 			return nil, err
@@ -125,10 +159,18 @@ func (s *Server) renderEvent(ctx context.Context, sk *realtime.Socket, ev realti
 			return nil, nil
 		}
 		if me == ev.ActorID {
-			// The reader's other pages: the partner's row has nothing unread any more.
-			return ev.Frames.Get(0, func() ([]byte, error) {
+			// The reader's other pages: the partner's row has nothing unread any more, nor counts the
+			// title what was read.
+			badge, err := ev.Frames.Get(0, func() ([]byte, error) {
 				return renderBytes(ctx, views.UnreadBadge(ev.Users[1], 0, true))
 			})
+			if err != nil {
+				return nil, err
+			}
+			var out bytes.Buffer
+			out.Write(badge)
+			err = st.setUnread(ev.Users[1], 0).Render(ctx, &out)
+			return out.Bytes(), err
 		}
 		return ev.Frames.Get(1, func() ([]byte, error) {
 			var out bytes.Buffer
@@ -225,15 +267,27 @@ func (s *Server) renderMessage(ctx context.Context, st *socketState, ev realtime
 	frame, err := ev.Frames.Get(key, func() ([]byte, error) {
 		return s.messageFragment(ctx, ev, me, *other, role, page, withMessage, listed)
 	})
-	if err != nil || len(missed) == 0 {
-		return frame, err
-	}
-	var out bytes.Buffer
-	if err := views.LiveAppend(me, m.SenderUserID, m.RecipientUserID, missed).Render(ctx, &out); err != nil {
+	if err != nil {
 		return nil, err
 	}
+	// The title's total, this page's own: the other person's count as the event tells it (none when
+	// this page shows what arrives: it is being read).
+	unread := ev.RecipientUnread
+	switch {
+	case role == roleSender:
+		unread = ev.SenderUnread
+	case page == pageOpenVisible:
+		unread = 0
+	}
+	var out bytes.Buffer
+	if len(missed) > 0 {
+		if err := views.LiveAppend(me, m.SenderUserID, m.RecipientUserID, missed).Render(ctx, &out); err != nil {
+			return nil, err
+		}
+	}
 	out.Write(frame)
-	return out.Bytes(), nil
+	err = st.setUnread(other.UserID, unread).Render(ctx, &out)
+	return out.Bytes(), err
 }
 
 // viewerRole says whether the socket's user sent or received the event's message, and who the other
@@ -302,7 +356,17 @@ func (s *Server) userList(ctx context.Context, st *socketState) (templ.Component
 	if err != nil {
 		return nil, err
 	}
-	return views.PeopleList(st.me.UserID, views.People{Contacts: contacts, Query: st.filter, More: more}, st.partner.UserID, true), nil
+	if st.filter == "" {
+		st.countUnread(contacts)
+	} else { // the counts of every conversation, not only of those the search lists
+		all, err := s.store.Contacts(ctx, st.me.UserID)
+		if err != nil {
+			return nil, err
+		}
+		st.countUnread(all)
+	}
+	return templ.Join(views.PeopleList(st.me.UserID, views.People{Contacts: contacts, Query: st.filter, More: more}, st.partner.UserID, true),
+		st.unreadTotal()), nil
 }
 
 func renderBytes(ctx context.Context, c templ.Component) ([]byte, error) {

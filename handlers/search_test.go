@@ -269,3 +269,38 @@ func TestMessageLinks(t *testing.T) {
 		t.Errorf("the pushed fragment does not show the links safely:\n%s", frame)
 	}
 }
+
+// The title counts the unread messages over all conversations: rendered by the server, and kept
+// current over the socket when a message arrives and when the user reads a conversation.
+func TestUnreadTitle(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		ts := startServer(t, testOptions{dialect: dialect})
+		alice := ts.signedUp("alice")
+		bob := ts.signedUp("bob")
+		carol := ts.signedUp("carol")
+		if r := alice.get("/"); !strings.Contains(r.body, "<title>Chats · Messenger</title>") || !strings.Contains(r.body, `data-unread-total="0"`) {
+			t.Fatalf("nothing unread: %s", r.body)
+		}
+		bob.send("alice", "one", "")
+		carol.send("alice", "two", "")
+		if r := alice.get("/"); !strings.Contains(r.body, "<title>(2) Chats · Messenger</title>") || !strings.Contains(r.body, `data-unread-total="2"`) {
+			t.Errorf("two unread: the title is not counted")
+		}
+		sock := alice.socket().ready()
+		from := len(sock.snapshot())
+		carol.send("alice", "three", "c3")
+		frame, from := sock.waitFor(from, `data-client-id="c3"`)
+		if !strings.Contains(frame, `<span id="unread-total" data-unread-total="3" hidden hx-swap-oob="true">`) {
+			t.Errorf("a new message does not count in the title: %s", frame)
+		}
+		if r := alice.get("/chat/carol"); !strings.Contains(r.body, "<title>(1) ") {
+			t.Errorf("after reading carol's: the title is not (1)")
+		}
+		if frame, _ := sock.waitFor(from, `id="unread-total"`); !strings.Contains(frame, `data-unread-total="1"`) {
+			t.Errorf("reading does not update the other pages' title: %s", frame)
+		}
+		if frame := sock.snapshot()[0]; !strings.Contains(frame, `id="unread-total"`) {
+			t.Errorf("the list pushed at (re)connect lacks the total: %s", frame)
+		}
+	})
+}

@@ -1,11 +1,11 @@
 // Messenger's progressive enhancement. Every feature works without this file; with it:
 // Enter sends (Shift+Enter for a new line), times show in the reader's time zone, a message that
 // arrives twice (the POST answer and the socket push) shows once, a users-list row's data-online
-// follows its live presence dot, a conversation opened at a message scrolls to it, the composer keeps
-// its height in step with its text and refuses to send blanks, a message being edited saves with
-// Enter too, Reply sets the composer's reply chip in place, a dropped socket shows "Reconnecting…",
-// and a file can be dropped or pasted into the composer, shows its upload's progress and survives a
-// refused send.
+// follows its live presence dot, the title counts unread messages live, a conversation opened at a
+// message scrolls to it, the composer keeps its height in step with its text and refuses to send
+// blanks, a message being edited saves with Enter too, Reply sets the composer's reply chip in place,
+// a dropped socket shows "Reconnecting…", and a file can be dropped or pasted into the composer, shows
+// its upload's progress and survives a refused send.
 (function () {
   "use strict";
 
@@ -64,12 +64,23 @@
     el.scrollIntoView({ block: "center" });
   }
 
+  // While messages are unread the title starts with "(N) ": the server renders it so and keeps
+  // #unread-total current over the socket.
+  function unreadTitle() {
+    var el = document.getElementById("unread-total");
+    if (!el) return;
+    var n = parseInt(el.getAttribute("data-unread-total"), 10) || 0;
+    var base = document.title.replace(/^\(\d+\) /, "");
+    document.title = n > 0 ? "(" + n + ") " + base : base;
+  }
+
   function refresh(root) {
     localTimes(root || document);
     dedupe();
     presence();
     chosenFile();
     focusMessage();
+    unreadTitle();
   }
   document.addEventListener("change", function (e) {
     if (e.target && e.target.matches && e.target.matches("form#composer input[type=file]")) chosenFile();

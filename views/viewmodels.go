@@ -20,6 +20,8 @@ type Page struct {
 	Title string
 	Me    *models.User // nil when signed out
 	CSRF  string
+	// Unread is the signed-in user's unread messages over all conversations: the title counts them.
+	Unread int64
 }
 
 // LoginForm is the sign-in page: what was typed and what went wrong.
@@ -307,4 +309,12 @@ func focusOn(messageID int64) templ.Component {
 func focused(ctx context.Context, messageID int64) bool {
 	id, _ := ctx.Value(focusKey{}).(int64)
 	return id != 0 && id == messageID
+}
+
+// unreadPrefix starts the title of a page while messages are unread: "(3) ".
+func unreadPrefix(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return "(" + strconv.FormatInt(n, 10) + ") "
 }
