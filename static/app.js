@@ -276,3 +276,227 @@
     while (t.scrollHeight > t.clientHeight && t.rows < maxRows) t.rows++;
   });
 })();
+
+// Conversation comfort: messages grouped by sender (one time per group), day separators in the
+// reader's time zone, the "new messages" divider in view on opening, "jump to latest" with the number
+// of messages that arrived while scrolled up (which never move what the reader is looking at), the
+// place kept when older messages load above, and a draft per conversation kept in this browser.
+(function () {
+  "use strict";
+
+  var groupWindow = 5 * 60 * 1000;
+  var nearBottom = 80; // px from the bottom that still count as "at the latest"
+  var dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
+  var dayFormatYear = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+
+  function me() {
+    var el = document.getElementById("comfort");
+    return el ? el.getAttribute("data-me") : "";
+  }
+
+  function articles() {
+    var list = document.getElementById("messages");
+    return list ? Array.from(list.querySelectorAll("article[data-message-id]")) : [];
+  }
+
+  function sentAt(article) {
+    var t = article.querySelector("time[datetime]");
+    var d = t ? new Date(t.getAttribute("datetime")) : null;
+    return d && !isNaN(d) ? d : null;
+  }
+
+  function dayKey(d) { return d.getFullYear() + "-" + (d.getMonth() + 1) + "-" + d.getDate(); }
+
+  function dayLabel(d) {
+    var today = new Date();
+    var yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (dayKey(d) === dayKey(today)) return "Today";
+    if (dayKey(d) === dayKey(yesterday)) return "Yesterday";
+    return (d.getFullYear() === today.getFullYear() ? dayFormat : dayFormatYear).format(d);
+  }
+
+  // The server heads each UTC day; the reader's days may fall elsewhere, so the separators are
+  // placed again in local time, and grouping never crosses one, nor the "new messages" divider.
+  function arrange() {
+    var list = document.getElementById("messages");
+    if (!list) return;
+    list.querySelectorAll(".day-sep").forEach(function (el) { el.remove(); });
+    var items = articles();
+    var prev = null, prevDay = "";
+    items.forEach(function (a) {
+      var d = sentAt(a);
+      var day = d ? dayKey(d) : prevDay;
+      if (d && day !== prevDay) {
+        var sep = document.createElement("p");
+        sep.className = "day-sep";
+        sep.setAttribute("data-day", day);
+        var t = document.createElement("time");
+        t.setAttribute("datetime", d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"));
+        t.textContent = dayLabel(d);
+        sep.appendChild(t);
+        var before = a.previousElementSibling && a.previousElementSibling.id === "unread-divider" ? a.previousElementSibling : a;
+        before.before(sep);
+      }
+      if (prev) {
+        var pd = sentAt(prev);
+        var joined = day === prevDay && d && pd && prev.getAttribute("data-sender") === a.getAttribute("data-sender") &&
+          d - pd < groupWindow && !(a.previousElementSibling && a.previousElementSibling.id === "unread-divider");
+        prev.classList.toggle("grouped", !!joined);
+      }
+      prev = a;
+      prevDay = day;
+    });
+    if (prev) prev.classList.remove("grouped");
+  }
+
+  // The scroller is a column-reverse box: scrollTop is 0 at the latest message and negative above.
+  function scroller() { return document.getElementById("scroller"); }
+  function fromBottom(s) { return Math.max(0, -s.scrollTop); }
+
+  // The message the reader is looking at, and where it is, so that it can be put back there.
+  function anchor() {
+    var s = scroller();
+    if (!s || fromBottom(s) < nearBottom) return null;
+    var box = s.getBoundingClientRect();
+    var found = null;
+    articles().some(function (a) {
+      var r = a.getBoundingClientRect();
+      if (r.bottom > box.top && r.top < box.bottom) { found = a; return true; }
+      return false;
+    });
+    return found ? { el: found, top: found.getBoundingClientRect().top } : null;
+  }
+  function restore(mark) {
+    var s = scroller();
+    if (!mark || !s || !mark.el.isConnected) return;
+    var moved = mark.el.getBoundingClientRect().top - mark.top;
+    if (moved !== 0) s.scrollTop += moved;
+  }
+
+  var known = {}; // message ids this page has shown
+  var unseen = 0; // arrived while the reader was scrolled up
+
+  function jumpButton() {
+    var b = document.getElementById("jump-latest");
+    var s = scroller();
+    if (!b || !s) return;
+    var away = fromBottom(s) >= nearBottom;
+    if (!away) unseen = 0;
+    b.hidden = !away;
+    var count = b.querySelector("[data-new-count]");
+    count.setAttribute("data-new-count", String(unseen));
+    count.textContent = unseen > 99 ? "99+" : String(unseen);
+    count.classList.toggle("hidden", unseen === 0);
+    b.setAttribute("aria-label", unseen > 0 ? "Jump to the latest message, " + unseen + " new" : "Jump to the latest message");
+  }
+
+  // Counts messages from the partner that arrived live since the last look.
+  function countArrivals() {
+    var s = scroller();
+    var away = s && fromBottom(s) >= nearBottom;
+    var self = me();
+    articles().forEach(function (a) {
+      var id = a.getAttribute("data-message-id");
+      if (known[id]) return;
+      known[id] = true;
+      if (away && a.closest("[id^='live-']") && a.getAttribute("data-sender") !== self) unseen++;
+    });
+  }
+
+  function forgetConversation() {
+    known = {};
+    unseen = 0;
+    articles().forEach(function (a) { known[a.getAttribute("data-message-id")] = true; });
+  }
+
+  // On opening a conversation with more unread than fit, start at the divider.
+  function showDivider() {
+    var d = document.getElementById("unread-divider");
+    var s = scroller();
+    if (!d || !s || d.getAttribute("data-shown")) return;
+    d.setAttribute("data-shown", "true");
+    if (d.getBoundingClientRect().top < s.getBoundingClientRect().top) d.scrollIntoView({ block: "start" });
+  }
+
+  // Drafts: per reader and conversation, in localStorage; restored on open, cleared on send and at
+  // sign-out.
+  var draftPrefix = "messenger.draft:";
+  function draftKey() {
+    var chat = document.getElementById("chat");
+    var who = me();
+    return chat && who ? draftPrefix + who + ":" + chat.getAttribute("data-conversation") : "";
+  }
+  function storage() {
+    try { return window.localStorage; } catch (e) { return null; }
+  }
+  function restoreDraft() {
+    var body = document.querySelector("form#composer #body");
+    var key = draftKey(), store = storage();
+    if (!body || !key || !store || body.getAttribute("data-draft") || body.value !== "") return;
+    body.setAttribute("data-draft", "restored");
+    var text = store.getItem(key);
+    if (text) {
+      body.value = text;
+      body.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }
+  document.addEventListener("input", function (e) {
+    var t = e.target, key = draftKey(), store = storage();
+    if (!t || t.id !== "body" || !t.closest("form#composer") || !key || !store) return;
+    if (t.value.trim() === "") store.removeItem(key);
+    else store.setItem(key, t.value);
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    var key = draftKey(), store = storage();
+    if (elt && elt.id === "composer" && e.detail.xhr.status < 300 && key && store) store.removeItem(key);
+  });
+  document.addEventListener("submit", function (e) {
+    var store = storage();
+    if (!store || !e.target.matches || !e.target.matches('form[action="/logout"]')) return;
+    Object.keys(store).forEach(function (k) { if (k.indexOf(draftPrefix) === 0) store.removeItem(k); });
+  }, true);
+
+  function refresh(opened) {
+    if (opened) forgetConversation();
+    else countArrivals();
+    arrange();
+    showDivider();
+    jumpButton();
+    restoreDraft();
+  }
+
+  var liveMark = null, olderMark = null;
+  document.addEventListener("DOMContentLoaded", function () { refresh(true); });
+  document.addEventListener("htmx:wsBeforeMessage", function () { liveMark = anchor(); });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    refresh(false);
+    restore(liveMark);
+    liveMark = null;
+    jumpButton();
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var t = e.detail.target;
+    if (t && t.id && t.id.indexOf("older-") === 0) olderMark = anchor();
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var t = e.target;
+    refresh(!!(t && t.id === "shell"));
+    if (olderMark) {
+      restore(olderMark);
+      olderMark = null;
+      jumpButton();
+    }
+  });
+  document.addEventListener("scroll", function (e) {
+    if (e.target && e.target.id === "scroller") jumpButton();
+  }, true);
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("#jump-latest");
+    var s = scroller();
+    if (!b || !s) return;
+    s.scrollTop = 0;
+    unseen = 0;
+    jumpButton();
+  });
+})();

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -20,12 +18,7 @@ func TestRoughEdges(t *testing.T) {
 	browsers := newBrowsers(t, srv, browserOpts{}, "alice", "bob")
 	a, b := browsers[0], browsers[1]
 	// Alice reads in India (UTC+05:30), so a time shown in UTC cannot pass for her local time.
-	ctx, cancel := context.WithTimeout(a.ctx, stepTimeout)
-	_, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"})
-	cancel()
-	if err != nil {
-		t.Fatalf("set alice's time zone: %v", err)
-	}
+	a.setTimezone("Asia/Kolkata")
 	a.register("alice", "Alice", "Archer-Montgomery-Fitzwilliam", "1")
 	b.register("bob", "Bob", "Baker", "2")
 	b.waitSocket(1)
