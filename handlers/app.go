@@ -265,6 +265,8 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Post("/chat/:username/messages/:id/edit", s.requireUser, s.editMessage)
 	app.Get("/chat/:username/messages/:id/delete", s.requireUser, s.deletePage)
 	app.Post("/chat/:username/messages/:id/delete", s.requireUser, s.deleteMessage)
+	app.Post("/chat/:username/mute", s.requireUser, s.mute)
+	app.Post("/chat/:username/unmute", s.requireUser, s.unmute)
 	return app, s, nil
 }
 

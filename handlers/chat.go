@@ -80,6 +80,9 @@ func (s *Server) renderChat(c *fiber.Ctx, status int, composer views.Composer) e
 	if err != nil {
 		return err
 	}
+	if err := s.markMuted(ctx, me.UserID, contacts); err != nil {
+		return err
+	}
 	for _, ct := range contacts {
 		if ct.UserID == partner.UserID {
 			chat.Partner = ct

@@ -30,7 +30,11 @@ func searchQuery(c *fiber.Ctx) (string, error) {
 
 // people is the users list of the signed-in user narrowed by q.
 func (s *Server) people(c *fiber.Ctx, q string) (views.People, error) {
-	list, more, err := s.store.FindContacts(c.UserContext(), currentUser(c).UserID, q)
+	me := currentUser(c).UserID
+	list, more, err := s.store.FindContacts(c.UserContext(), me, q)
+	if err == nil {
+		err = s.markMuted(c.UserContext(), me, list)
+	}
 	return views.People{Contacts: list, Query: q, More: more}, err
 }
 

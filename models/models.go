@@ -147,4 +147,5 @@ type Contact struct {
 	ConversationID *int64
 	LastMessage    *Message
 	Unread         int64
+	Muted          bool // the viewer muted this conversation: no notification, no sound
 }

@@ -500,3 +500,148 @@
     jumpButton();
   });
 })();
+
+// Notifications: while the tab is hidden, a browser notification for each new message from someone
+// else, once the reader clicked "Enable notifications" (the permission is never asked on load);
+// clicking it brings the tab forward on that conversation. A short sound, off until turned on, for a
+// message the reader is not looking at. Muted conversations do neither. Both settings live in this
+// browser; the mute is the server's (the users list marks it; rows pushed live are marked here).
+(function () {
+  "use strict";
+
+  var notifyKey = "messenger.notify", soundKey = "messenger.sound";
+  var muted = {}; // username -> true: conversations the reader muted
+  var alerted = {}; // message ids already announced
+
+  function storage() {
+    try { return window.localStorage; } catch (e) { return null; }
+  }
+  function setting(key) { var s = storage(); return !!s && s.getItem(key) === "on"; }
+  function setSetting(key, on) {
+    var s = storage();
+    if (!s) return;
+    if (on) s.setItem(key, "on");
+    else s.removeItem(key);
+  }
+  function bar() { return document.getElementById("comfort"); }
+  function openPartner() {
+    var f = document.getElementById("mute-form");
+    return f ? f.getAttribute("data-partner") : "";
+  }
+
+  function showControls() {
+    var box = bar();
+    if (!box) return;
+    box.hidden = false;
+    var n = document.getElementById("notify-toggle");
+    if (n) {
+      var supported = "Notification" in window;
+      var denied = supported && window.Notification.permission === "denied";
+      var on = supported && setting(notifyKey) && window.Notification.permission === "granted";
+      n.hidden = !supported;
+      n.disabled = denied;
+      n.setAttribute("data-state", on ? "on" : "off");
+      n.textContent = denied ? "Notifications blocked" : on ? "Notifications on" : "Enable notifications";
+      n.title = denied ? "This browser blocks notifications from Messenger" : on ? "Turn notifications off" : "";
+    }
+    var s = document.getElementById("sound-toggle");
+    if (s) s.setAttribute("aria-pressed", String(setting(soundKey)));
+  }
+
+  // The server's page says which conversations are muted; rows pushed live do not know, so they get
+  // the mark from what this page knows.
+  function readMutes() {
+    muted = {};
+    document.querySelectorAll("li[data-user]").forEach(function (li) {
+      if (li.querySelector(".muted-mark[data-muted='true']")) muted[li.getAttribute("data-user")] = true;
+    });
+  }
+  function applyMutes() {
+    var f = document.getElementById("mute-form");
+    if (f) muted[f.getAttribute("data-partner")] = f.getAttribute("data-muted") === "true";
+    document.querySelectorAll("li[data-user]").forEach(function (li) {
+      var mark = li.querySelector(".muted-mark");
+      if (!mark) return;
+      var on = !!muted[li.getAttribute("data-user")];
+      mark.hidden = !on;
+      mark.setAttribute("data-muted", String(on));
+    });
+  }
+
+  function displayName(username) {
+    var li = document.querySelector("li[data-user='" + CSS.escape(username) + "'] [data-name]");
+    return li ? li.textContent.trim() : username;
+  }
+
+  function notify(from, text) {
+    if (!setting(notifyKey) || !("Notification" in window) || window.Notification.permission !== "granted") return;
+    var n = new window.Notification(displayName(from), { body: text.length > 140 ? text.slice(0, 139) + "…" : text, tag: "messenger-" + from });
+    n.onclick = function () {
+      window.focus();
+      if (n.close) n.close();
+      if (openPartner() !== from) location.assign("/chat/" + encodeURIComponent(from));
+    };
+  }
+
+  function sound() {
+    var box = bar();
+    if (!setting(soundKey) || !box) return;
+    var audio = new Audio(box.getAttribute("data-sound"));
+    var played = audio.play();
+    if (played && played.catch) played.catch(function () {}); // the browser may refuse without a recent click
+  }
+
+  // Looks at a pushed fragment before it is applied: a message from someone else that this page has
+  // not shown yet is new.
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    var box = bar();
+    var raw = e.detail && e.detail.message;
+    if (!box || typeof raw !== "string" || raw.indexOf("data-message-id") < 0) return;
+    var self = box.getAttribute("data-me");
+    var tpl = document.createElement("template");
+    tpl.innerHTML = raw;
+    tpl.content.querySelectorAll("article[data-message-id]").forEach(function (a) {
+      var id = a.getAttribute("data-message-id"), from = a.getAttribute("data-sender");
+      if (from === self || alerted[id] || document.getElementById(a.id)) return;
+      alerted[id] = true;
+      var hidden = document.visibilityState !== "visible";
+      if (muted[from] || (!hidden && openPartner() === from)) return;
+      var body = a.querySelector(".message-body");
+      sound();
+      if (hidden) notify(from, body ? body.textContent : "");
+    });
+  });
+
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest ? e.target.closest("#notify-toggle, #sound-toggle") : null;
+    if (!t) return;
+    if (t.id === "sound-toggle") {
+      setSetting(soundKey, !setting(soundKey));
+      showControls();
+      return;
+    }
+    if (t.getAttribute("data-state") === "on") {
+      setSetting(notifyKey, false);
+      showControls();
+      return;
+    }
+    window.Notification.requestPermission().then(function (permission) {
+      setSetting(notifyKey, permission === "granted");
+      showControls();
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    readMutes();
+    applyMutes();
+    showControls();
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && e.target.id === "shell") {
+      readMutes();
+      showControls();
+    }
+    applyMutes();
+  });
+  document.addEventListener("htmx:wsAfterMessage", applyMutes);
+})();

@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-//go:embed css/app.css vendor/*.js app.js icon.svg icons/*.png favicon.ico
+//go:embed css/app.css vendor/*.js app.js icon.svg icons/*.png favicon.ico sounds/*.wav
 var Files embed.FS
 
 var versions = sync.OnceValue(func() map[string]string {

@@ -7,10 +7,13 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	_ "github.com/glebarez/go-sqlite" // the "sqlite" driver, to date messages back in the server's file
 )
@@ -161,6 +164,108 @@ func TestConversationComfort(t *testing.T) {
 		a.fail("the composer holds %q after the draft was sent and the page reloaded; want it empty", v)
 	}
 	a.assertNoCSPViolations("after the comfort features")
+}
+
+// notificationProbe replaces the page's Notification with one that records what it is asked to show
+// (headless Chromium shows none), keeping the browser's permission, records sounds played instead of
+// playing them, and lets the test hide and show the tab.
+const notificationProbe = `(function () {
+  var Real = window.Notification;
+  window.__notes = []; window.__plays = []; window.__asked = 0;
+  function Recorder(title, options) {
+    this.title = title; this.body = options && options.body;
+    window.__notes.push({ title: title, body: this.body });
+    window.__lastNote = this;
+  }
+  Recorder.prototype.close = function () {};
+  Object.defineProperty(Recorder, "permission", { get: function () { return Real.permission; } });
+  Recorder.requestPermission = function () { window.__asked++; return Real.requestPermission(); };
+  window.Notification = Recorder;
+  HTMLMediaElement.prototype.play = function () { window.__plays.push(this.src); return Promise.resolve(); };
+  window.__setHidden = function (hidden) {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: function () { return hidden ? "hidden" : "visible"; } });
+    Object.defineProperty(document, "hidden", { configurable: true, get: function () { return hidden; } });
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+})();`
+
+// TestNotifications: alice is asked nothing on load; after she enables notifications (and the sound),
+// a message while her tab is hidden shows one notification and one sound, and clicking it opens that
+// conversation; once she mutes it, its messages neither notify nor sound (another conversation's
+// still do) but still count as unread, and the mute is kept.
+func TestNotifications(t *testing.T) {
+	srv := startServer(t, "sqlite")
+	browsers := newBrowsers(t, srv, browserOpts{}, "alice", "bob")
+	a, b := browsers[0], browsers[1]
+	a.register("alice", "Alice", "Archer", "1")
+	b.register("bob", "Bob", "Baker", "2")
+	bob := httpUserFrom(b)
+	carol := newHTTPUser(t, srv)
+	carol.register("carol", "Carol", "Cole")
+	a.do("grant notifications, record them", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: srv.URL}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notificationProbe})
+		return err
+	}))
+	a.open("/")
+	a.waitSocket(1)
+	a.waitJS("the notification and sound controls", `!document.getElementById("comfort").hidden && document.getElementById("notify-toggle").textContent === "Enable notifications" && document.getElementById("sound-toggle").getAttribute("aria-pressed") === "false"`)
+	a.shot("controls")
+
+	// Not enabled yet: a message while the tab is hidden shows nothing and plays nothing.
+	evalJS[chromedp.Void](a, `window.__setHidden(true)`)
+	bob.sendMessages("alice", "before enabling")
+	a.waitJS("bob's message in alice's list", `document.querySelector('li[data-user="bob"]').textContent.indexOf("before enabling") >= 0`)
+	if got := evalJS[map[string]float64](a, `({ notes: __notes.length, plays: __plays.length, asked: __asked })`); got["notes"] != 0 || got["plays"] != 0 || got["asked"] != 0 {
+		a.fail("before alice enabled anything: %v notifications, %v sounds, permission asked %v times; want none", got["notes"], got["plays"], got["asked"])
+	}
+
+	evalJS[chromedp.Void](a, `window.__setHidden(false)`)
+	a.click("Enable notifications", "#notify-toggle")
+	a.waitJS("notifications on", `document.getElementById("notify-toggle").getAttribute("data-state") === "on" && __asked === 1`)
+	a.click("Sound", "#sound-toggle")
+	a.waitJS("the sound on", `document.getElementById("sound-toggle").getAttribute("aria-pressed") === "true"`)
+	evalJS[chromedp.Void](a, `window.__setHidden(true)`)
+	bob.sendMessages("alice", "hello hidden")
+	a.waitJS("a notification of bob's message", `__notes.length === 1`)
+	note := evalJS[map[string]string](a, `__notes[0]`)
+	if note["title"] != "Bob Baker" || note["body"] != "hello hidden" {
+		a.fail("the notification = %v; want bob's name and his message", note)
+	}
+	if plays := evalJS[[]string](a, `__plays`); len(plays) != 1 || !strings.Contains(plays[0], "/static/sounds/notify.wav") {
+		a.fail("sounds played = %q; want the notification sound once", plays)
+	}
+
+	// Clicking it opens the conversation.
+	evalJS[chromedp.Void](a, `window.__lastNote.onclick()`)
+	a.waitPath("/chat/bob")
+	a.waitSocket(1)
+
+	// Muted: bob's messages neither notify nor sound, carol's still do; bob's still count as unread.
+	a.click("Mute", "#mute-form button")
+	a.waitJS("the conversation muted, marked in the list", `document.getElementById("mute-form").getAttribute("data-muted") === "true" && !document.querySelector('li[data-user="bob"] .muted-mark').hidden`)
+	a.shot("muted")
+	evalJS[chromedp.Void](a, `window.__setHidden(true)`)
+	bob.sendMessages("alice", "while muted")
+	carol.sendMessages("alice", "from carol")
+	a.waitJS("a notification of carol's message", `__notes.length >= 1`)
+	if notes := evalJS[[]map[string]string](a, `__notes`); len(notes) != 1 || notes[0]["title"] != "Carol Cole" {
+		a.fail("notifications after muting bob = %v; want carol's only", notes)
+	}
+	if plays := evalJS[int](a, `__plays.length`); plays != 1 {
+		a.fail("%d sounds after muting bob and a message from each; want 1, carol's", plays)
+	}
+	a.waitJS("bob's muted message counted unread", unreadJS("bob")+` === "1"`)
+	if hidden := evalJS[bool](a, `document.querySelector('li[data-user="bob"] .muted-mark').hidden`); hidden {
+		a.fail("bob's row lost its muted mark when his message moved it to the top")
+	}
+
+	a.do("reload", chromedp.Reload())
+	a.waitJS("the mute and the settings kept after a reload", `document.getElementById("mute-form").getAttribute("data-muted") === "true" && !document.querySelector('li[data-user="bob"] .muted-mark').hidden && document.getElementById("notify-toggle").getAttribute("data-state") === "on" && document.getElementById("sound-toggle").getAttribute("aria-pressed") === "true"`)
+	a.assertNoCSPViolations("after notifications")
 }
 
 // setTimezone makes the tab's reader live in a time zone (an IANA name).
