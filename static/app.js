@@ -409,11 +409,12 @@
     articles().forEach(function (a) { known[a.getAttribute("data-message-id")] = true; });
   }
 
-  // On opening a conversation with more unread than fit, start at the divider.
+  // On opening a conversation with more unread than fit, start at the divider (unless it was opened
+  // at a message, a search result, which is shown instead).
   function showDivider() {
     var d = document.getElementById("unread-divider");
     var s = scroller();
-    if (!d || !s || d.getAttribute("data-shown")) return;
+    if (!d || !s || d.getAttribute("data-shown") || document.querySelector("[data-focus]")) return;
     d.setAttribute("data-shown", "true");
     if (d.getBoundingClientRect().top < s.getBoundingClientRect().top) d.scrollIntoView({ block: "start" });
   }
