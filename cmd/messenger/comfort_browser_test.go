@@ -133,7 +133,7 @@ func TestConversationComfort(t *testing.T) {
 		a.fail("%q moved from %v to %v px when new messages arrived below it; it must stay where alice reads it", watched, before, after)
 	}
 	a.waitJS("the jump-to-latest button to count 2 new messages", `document.querySelector("#jump-latest [data-new-count]").getAttribute("data-new-count") === "2"`)
-	a.shot("jump-to-latest")
+	copyScreenshot(t, a.shot("jump-to-latest"), "docs/screenshot-comfort.png")
 	a.click("jump to latest", "#jump-latest")
 	a.waitJS("the latest message in view after the jump", `document.getElementById("scroller").scrollTop > -2 && document.getElementById("jump-latest").hidden`)
 	if n := evalJS[string](a, `document.querySelector("#jump-latest [data-new-count]").getAttribute("data-new-count")`); n != "0" {
@@ -247,7 +247,7 @@ func TestNotifications(t *testing.T) {
 	// Muted: bob's messages neither notify nor sound, carol's still do; bob's still count as unread.
 	a.click("Mute", "#mute-form button")
 	a.waitJS("the conversation muted, marked in the list", `document.getElementById("mute-form").getAttribute("data-muted") === "true" && !document.querySelector('li[data-user="bob"] .muted-mark').hidden`)
-	a.shot("muted")
+	copyScreenshot(t, a.shot("muted"), "docs/screenshot-notifications.png")
 	evalJS[chromedp.Void](a, `window.__setHidden(true)`)
 	bob.sendMessages("alice", "while muted")
 	carol.sendMessages("alice", "from carol")
