@@ -384,8 +384,9 @@ func TestAttachmentSentWithHTMX(t *testing.T) {
 	}
 }
 
-// Deleting a message's attachment removes its file only when no other message has the same bytes.
-func TestRemoveAttachment(t *testing.T) {
+// Deleting a message deletes its attachment: nobody can fetch it after, and its file goes when no other
+// message has the same bytes.
+func TestDeletingAMessageRemovesItsAttachment(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, testOptions{attachmentsDir: dir})
 	alice, bob := ts.signedUp("alice"), ts.signedUp("bob")
@@ -403,9 +404,18 @@ func TestRemoveAttachment(t *testing.T) {
 	var first, second int64
 	fmt.Sscan(ids[0][1], &first)
 	fmt.Sscan(ids[1][1], &second)
-	ctx := t.Context()
-	if err := ts.srv.removeAttachment(ctx, first); err != nil {
-		t.Fatal(err)
+	files := attachmentIDPattern.FindAllStringSubmatch(page, -1)
+	if len(files) != 2 {
+		t.Fatalf("%d attachments on the page, want 2", len(files))
+	}
+	firstFile := "/attachments/" + files[0][1]
+	if r := alice.remove("bob", first); r.status != http.StatusSeeOther {
+		t.Fatalf("delete: status %d", r.status)
+	}
+	for who, b := range map[string]*browser{"alice": alice, "bob": bob} {
+		if r := b.get(firstFile); r.status != http.StatusNotFound {
+			t.Fatalf("%s fetched a deleted message's file: status %d", who, r.status)
+		}
 	}
 	if n := len(storedFiles(t, dir)); n != 2 {
 		t.Fatalf("the file went while another message has it (%d files left)", n)
@@ -413,8 +423,8 @@ func TestRemoveAttachment(t *testing.T) {
 	if r := bob.get("/attachments/" + lastAttachment(t, page)); r.status != http.StatusOK {
 		t.Fatalf("the other copy: status %d", r.status)
 	}
-	if err := ts.srv.removeAttachment(ctx, second); err != nil {
-		t.Fatal(err)
+	if r := bob.remove("alice", second); r.status != http.StatusSeeOther {
+		t.Fatalf("delete: status %d", r.status)
 	}
 	if files := storedFiles(t, dir); len(files) != 0 {
 		t.Fatalf("files left after the last copy was deleted: %v", files)

@@ -168,6 +168,11 @@ func (s *Server) deleteMessage(c *fiber.Ctx) error {
 		return err
 	}
 	s.publishChange(c.UserContext(), ch, me, partner)
+	// The message is deleted whatever happens to its file; a failure here keeps the file for the two people
+	// and is logged.
+	if err := s.removeAttachment(c.UserContext(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.logFor(c).Warn("deleting a message's attachment", "message_id", id, "error", err)
+	}
 	return s.changed(c, partner, ch.Message)
 }
 
