@@ -50,7 +50,7 @@ func TestReplies(t *testing.T) {
 		if r := b.post("/chat/alice", "/chat/alice/messages", url.Values{"body": {"my answer"}, "reply_to": {fmt.Sprint(original.MessageID)}, "client_id": {"reply-1"}}); r.status != http.StatusSeeOther {
 			t.Fatalf("reply: %d %q", r.status, alertText(r.body))
 		}
-		quoted := regexp.MustCompile(fmt.Sprintf(`data-reply-to="%d"[\s\S]*?href="#m-%d"[\s\S]*?>alice</span>: <span data-quote-text>The original, which goes on and on`,
+		quoted := regexp.MustCompile(fmt.Sprintf(`data-reply-to="%d"[\s\S]*?href="/chat/[a-z]+\?at=%d"[\s\S]*?>alice</span>: <span data-quote-text>The original, which goes on and on`,
 			original.MessageID, original.MessageID))
 		frame, _ := as.waitFor(from, `data-client-id="reply-1"`)
 		if !quoted.MatchString(frame) || strings.Contains(frame, "THE END") || !strings.Contains(frame, "…") {

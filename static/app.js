@@ -264,6 +264,17 @@
     form.querySelector("#body").focus();
   });
 
+  // A reply's quote opens the conversation at the original; when this page already holds it, it is
+  // scrolled to in place instead of loading the page again.
+  document.addEventListener("click", function (e) {
+    var quote = e.target.closest && e.target.closest("a[data-quote]");
+    var original = quote && document.getElementById("m-" + quote.getAttribute("data-quote"));
+    if (!original) return;
+    e.preventDefault();
+    history.replaceState(history.state, "", "#" + original.id);
+    original.scrollIntoView({ block: "center" });
+  });
+
   // The composer grows by rows, not by an inline style: htmx settles a swapped element's style
   // attribute onto its replacement, which the CSP (no inline styles) refuses. A message of blanks is
   // invalid like an empty one (the field is required), so Send stays in the page.

@@ -1830,7 +1830,7 @@ func MessageItem(me int64, m models.ExtendedMessage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = replyQuote(m).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = replyQuote(me, m).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
