@@ -130,7 +130,7 @@
       progress.value = 0;
       progress.hidden = true;
       box.append(name, progress, remove);
-      form.insertBefore(box, form.querySelector(".flex"));
+      form.insertBefore(box, form.querySelector("[data-composer-row]"));
     }
     box.querySelector(".attachment-name").textContent = "📎 " + input.files[0].name;
   }
@@ -164,7 +164,7 @@
       alert = document.createElement("p");
       alert.className = "alert mb-2";
       alert.setAttribute("role", "alert");
-      form.insertBefore(alert, form.querySelector(".flex"));
+      form.insertBefore(alert, form.querySelector("[data-composer-row]"));
     }
     alert.textContent = "Your message was not sent: the connection failed" + (composerFile() ? " or the file is too large" : "") + ". It is still here; try again.";
     pendingFile = null;
