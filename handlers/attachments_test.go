@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -18,12 +19,23 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // upload posts the composer's multipart form with a file, as a browser does without JavaScript (or,
 // with headers, as htmx does).
 func (b *browser) upload(to, body, filename string, data []byte, headers map[string]string) response {
+	b.t.Helper()
+	r, err := b.tryUpload(to, body, filename, data, headers)
+	if err != nil {
+		b.t.Fatalf("upload %s: %v", filename, err)
+	}
+	return r
+}
+
+// tryUpload is upload, returning the error of a request that got no answer.
+func (b *browser) tryUpload(to, body, filename string, data []byte, headers map[string]string) (response, error) {
 	b.t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
@@ -46,11 +58,11 @@ func (b *browser) upload(to, body, filename string, data []byte, headers map[str
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
-		b.t.Fatalf("upload %s: %v", filename, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: string(out)}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(out)}, nil
 }
 
 func pngBytes(t testing.TB, w, h int) []byte {
@@ -360,14 +372,41 @@ func TestUploadTooLargeRefusedEarly(t *testing.T) {
 	ts := startServer(t, testOptions{attachments: AttachmentLimits{MaxUploadBytes: 1 << 20}})
 	alice := ts.signedUp("alice")
 	ts.signedUp("bob")
-	r := alice.upload("bob", "big", "big.bin", bytes.Repeat([]byte("b"), 2<<20), nil)
-	if r.status != http.StatusRequestEntityTooLarge || alertText(r.body) == "" {
+	r, err := alice.tryUpload("bob", "big", "big.bin", bytes.Repeat([]byte("b"), 2<<20), nil)
+	if answeredOrReset(t, "2 MB upload", err) && (r.status != http.StatusRequestEntityTooLarge || alertText(r.body) == "") {
 		t.Fatalf("2 MB upload: status %d, alert %q", r.status, alertText(r.body))
 	}
-	r = alice.post("/", "/settings", url.Values{"first_name": {strings.Repeat("a", 200<<10)}})
-	if r.status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("a 200 KB settings form: status %d", r.status)
+	if n := ts.countRows("messages"); n != 0 {
+		t.Fatalf("%d messages stored from a refused upload", n)
 	}
+	form := url.Values{"first_name": {strings.Repeat("a", 200<<10)}, "_csrf": {alice.token("/settings")}}
+	req, err := http.NewRequest(http.MethodPost, ts.url+"/settings", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := alice.client.Do(req)
+	if answeredOrReset(t, "a 200 KB settings form", err) {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("a 200 KB settings form: status %d", resp.StatusCode)
+		}
+	}
+	if got := ts.countRows("users"); got != 2 {
+		t.Fatalf("%d users", got)
+	}
+}
+
+// answeredOrReset tells whether a body over the limit was answered (the caller checks the answer). The
+// server answers 413 from the headers and closes without reading the body; whether the client reads
+// that answer or first sees the connection reset (its write of the unread body) is a race of TCP, not
+// of ours (a browser reports either, and the page's script says so: TestAttachmentsInBrowsers).
+func answeredOrReset(t *testing.T, what string, err error) bool {
+	t.Helper()
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return err == nil
 }
 
 // With htmx the answer is the fresh composer and the message with its preview.
