@@ -16,7 +16,6 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
-	"messenger/migrations"
 	"messenger/models"
 	"messenger/models/store"
 )
@@ -264,21 +263,17 @@ func (s *DBStore) EndUserSessions(ctx context.Context, userID int64, exceptHash 
 // of another instance, or a deletion here).
 func (s *DBStore) Forget(hashes ...string) { s.cache.evict(hashes...) }
 
-// otherWritersPoll is how often a SQLite server looks whether another process wrote to its file.
-const otherWritersPoll = time.Second
+// expiredPoll is how often the sweeper looks whether a session has expired.
+const expiredPoll = time.Second
 
-// Sweep deletes expired sessions every so often until ctx ends, and reports those it deleted. On
-// SQLite it also sweeps as soon as another process writes to the database: an administration command
-// (messenger user disable) ends sessions by expiring them, and their sockets must close at once.
+// Sweep deletes expired sessions until ctx ends, and reports those it deleted: every so often, and
+// within expiredPoll of a session expiring. An administration command (messenger user disable, from
+// another process) ends sessions by expiring them, and their sockets must close at once.
 func (s *DBStore) Sweep(ctx context.Context, every time.Duration, ended func([]string), onErr func(error)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var poll <-chan time.Time
-	if s.db.Dialect() == migrations.SQLite {
-		t := time.NewTicker(otherWritersPoll)
-		defer t.Stop()
-		poll = t.C
-	}
+	poll := time.NewTicker(expiredPoll)
+	defer poll.Stop()
 	for {
 		s.cache.prune()
 		hashes, err := s.db.DeleteExpiredSessions(ctx)
@@ -295,12 +290,12 @@ func (s *DBStore) Sweep(ctx context.Context, every time.Duration, ended func([]s
 				return
 			case <-tick.C:
 				wait = false
-			case <-poll:
-				written, err := s.db.WrittenElsewhere(ctx)
+			case <-poll.C:
+				expired, err := s.db.SessionsExpired(ctx)
 				if err != nil && ctx.Err() == nil {
 					onErr(err)
 				}
-				wait = !written
+				wait = !expired
 			}
 		}
 	}

@@ -51,6 +51,17 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context) ([]string, error) {
 	return ended, wrap("delete expired sessions", err)
 }
 
+// SessionsExpired reports whether a session has passed its expiry and waits for DeleteExpiredSessions.
+// It reads one entry of the expiry index, so the sweeper can ask every second: an administration
+// command (messenger user disable) ends sessions by expiring them, and their sockets must close at once.
+// It keeps no state, so it cannot miss a change the way a per-connection counter such as SQLite's
+// data_version can (a write before the first look, a reopened connection).
+func (s *Store) SessionsExpired(ctx context.Context) (bool, error) {
+	var ids []string
+	err := s.r(ctx).Raw(`SELECT id_hash FROM sessions WHERE expires_at <= ? LIMIT 1`, now()).Scan(&ids).Error
+	return len(ids) > 0, wrap("sessions expired", err)
+}
+
 // Heartbeat records that an instance is alive; its presence rows count while the heartbeat is fresh.
 func (s *Store) Heartbeat(ctx context.Context, instanceID string) error {
 	err := s.q(ctx).Exec(`INSERT INTO instances (instance_id, heartbeat_at) VALUES (?, ?)

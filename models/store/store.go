@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -43,8 +42,6 @@ type Store struct {
 	url      string
 	migrated migrations.Result
 	send     sender
-	// dataVersion is SQLite's data_version as WrittenElsewhere last read it.
-	dataVersion atomic.Int64
 }
 
 // Target says which database a DATABASE_URL names.

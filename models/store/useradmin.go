@@ -37,8 +37,8 @@ func (s *Store) ResetPassword(ctx context.Context, userID int64, hash string, no
 // changeAndEndSessions updates a user's row and ends their sessions in one transaction, for a
 // process other than the server (an administration command). The sessions expire now instead of
 // going, so that every instance refuses them at once and its sweeper, which deletes expired sessions
-// and closes their sockets, finds them: on SQLite the server sweeps as soon as it sees another process
-// write (WrittenElsewhere); on PostgreSQL notify tells every instance at once, committed with the change.
+// and closes their sockets, finds them: the sweeper looks for expired sessions every second
+// (SessionsExpired); on PostgreSQL notify also tells every instance at once, committed with the change.
 func (s *Store) changeAndEndSessions(ctx context.Context, op string, userID int64, updates map[string]any, notify SessionNotifier) ([]string, error) {
 	var ended []string
 	err := s.q(ctx).Transaction(func(tx *gorm.DB) error {
@@ -67,21 +67,4 @@ func (s *Store) changeAndEndSessions(ctx context.Context, op string, userID int6
 		return nil, wrap(op, err)
 	}
 	return ended, nil
-}
-
-// WrittenElsewhere reports whether another process (an administration command) has committed to the
-// SQLite file since the previous call; the first call only takes note. It is always false on
-// PostgreSQL, where other processes announce their changes with NOTIFY.
-func (s *Store) WrittenElsewhere(ctx context.Context) (bool, error) {
-	if s.dialect != migrations.SQLite {
-		return false, nil
-	}
-	// data_version changes when a connection other than this one commits; the writer is this
-	// process's only connection that commits, so a change is another process's doing.
-	var v int64
-	if err := s.q(ctx).Raw(`PRAGMA data_version`).Scan(&v).Error; err != nil {
-		return false, wrap("data version", err)
-	}
-	prev := s.dataVersion.Swap(v)
-	return prev != 0 && prev != v, nil
 }

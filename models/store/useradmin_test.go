@@ -142,44 +142,48 @@ func TestResetPassword(t *testing.T) {
 	})
 }
 
-// On SQLite a server learns that another process (an administration command) wrote to its file;
-// its own writes do not count.
-func TestWrittenElsewhere(t *testing.T) {
-	url := storetest.URL(t, "sqlite")
-	open := func() *store.Store {
-		s, err := store.Open(t.Context(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	server := open()
-	written := func() bool {
-		t.Helper()
-		w, err := server.WrittenElsewhere(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
-	if written() {
-		t.Fatal("the first look reported a write")
-	}
-	alice := createUser(t, server, "alice")
-	if written() {
-		t.Fatal("the server's own write counted as another process's")
-	}
-	if _, err := open().DisableUser(t.Context(), alice.UserID, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !written() {
-		t.Fatal("another handle's write went unnoticed")
-	}
-	if written() {
-		t.Fatal("one write was reported twice")
-	}
-	if w, err := storetest.Open(t, "postgres").WrittenElsewhere(t.Context()); err != nil || w {
-		t.Fatalf("PostgreSQL: %v, %v; want false without asking", w, err)
+// A server learns that another process (an administration command) ended sessions: SessionsExpired
+// sees the expired rows, however soon after the server opened the database the command ran, and no
+// longer once they are swept.
+func TestSessionsExpired(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			url := storetest.URL(t, dialect)
+			open := func() *store.Store {
+				s, err := store.Open(t.Context(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			server := open()
+			expired := func() bool {
+				t.Helper()
+				e, err := server.SessionsExpired(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			alice := createUser(t, server, "alice")
+			plantSession(t, server, "alice-1", alice.UserID)
+			if expired() {
+				t.Fatal("a live session counted as expired")
+			}
+			if _, err := open().DisableUser(t.Context(), alice.UserID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !expired() {
+				t.Fatal("the sessions another process ended went unnoticed")
+			}
+			if gone, err := server.DeleteExpiredSessions(t.Context()); err != nil || len(gone) != 1 {
+				t.Fatalf("DeleteExpiredSessions = %v, %v; want alice's one session", gone, err)
+			}
+			if expired() {
+				t.Fatal("still expired after the sweep")
+			}
+		})
 	}
 }
