@@ -83,27 +83,9 @@ func (r *registrar) register(ctx context.Context, username string) (http.CookieJ
 
 func (r *registrar) registerOnce(ctx context.Context, username string) (http.CookieJar, error) {
 	jar, _ := cookiejar.New(nil)
-	c := r.client(jar)
-	formURL := r.base.ResolveReference(&url.URL{Path: "/register"})
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, formURL.String(), nil)
+	token, err := r.formToken(ctx, jar, "/register")
 	if err != nil {
 		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET /register: %w", err)
-	}
-	page, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("GET /register: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /register: status %d", resp.StatusCode)
-	}
-	token := scrapeCSRF(page)
-	if token == "" {
-		return nil, errors.New("GET /register: no _csrf field in the form")
 	}
 	form := url.Values{
 		"_csrf":      {token},
@@ -113,18 +95,10 @@ func (r *registrar) registerOnce(ctx context.Context, username string) (http.Coo
 		"username":   {username},
 		"password":   {r.password},
 	}
-	req, err = http.NewRequestWithContext(ctx, http.MethodPost, formURL.String(), strings.NewReader(form.Encode()))
+	resp, body, err := r.fetch(ctx, jar, http.MethodPost, "/register", form, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", r.origin)
-	resp, err = c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("POST /register: %w", err)
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return nil, errBusy
@@ -140,6 +114,57 @@ func (r *registrar) registerOnce(ctx context.Context, username string) (http.Coo
 		return nil, fmt.Errorf("POST /register: redirected to %q, not /", resp.Header.Get("Location"))
 	}
 	return jar, nil
+}
+
+// fetch sends one request as the browser with this jar (a form is posted from the server's origin;
+// redirects are not followed) and reads the whole answer, so that the connection is kept for the
+// next request. ref is a path, with its query if any.
+func (r *registrar) fetch(ctx context.Context, jar http.CookieJar, method, ref string, form url.Values, header http.Header) (*http.Response, []byte, error) {
+	u, err := r.base.Parse(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", r.origin)
+	}
+	resp, err := r.client(jar).Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, u.Path, err)
+	}
+	defer resp.Body.Close()
+	page, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, u.Path, err)
+	}
+	return resp, page, nil
+}
+
+// formToken GETs the page at path with the jar and returns the CSRF token of its form.
+func (r *registrar) formToken(ctx context.Context, jar http.CookieJar, path string) (string, error) {
+	resp, page, err := r.fetch(ctx, jar, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: status %d", path, resp.StatusCode)
+	}
+	token := scrapeCSRF(page)
+	if token == "" {
+		return "", fmt.Errorf("GET %s: no _csrf field in the form", path)
+	}
+	return token, nil
 }
 
 func scrapeCSRF(page []byte) string {
@@ -296,4 +321,80 @@ func (s *socket) close() {
 	}
 	s.conn.Close()
 	<-s.done
+}
+
+// socketSet holds a run's open sockets; each is read by its own goroutine from the moment it opens,
+// as a browser would.
+type socketSet struct {
+	tracker   *tracker
+	counters  *socketCounters
+	errs      *errorCounts
+	readDelay time.Duration
+
+	mu      sync.Mutex
+	all     []*socket // read without mu only once no open is running
+	readers sync.WaitGroup
+}
+
+func newSocketSet(t *tracker, errs *errorCounts, readDelay time.Duration) *socketSet {
+	return &socketSet{tracker: t, counters: &socketCounters{}, errs: errs, readDelay: readDelay}
+}
+
+// open opens a socket for each user of plan (socket ids from firstID), at most perSec a second when
+// perSec > 0, cfg.connectConcurrent at a time, and returns when every handshake is over.
+func (ss *socketSet) open(ctx context.Context, e *env, plan []*user, firstID int, perSec float64) {
+	var pace func(int)
+	if perSec > 0 {
+		start := time.Now()
+		pace = func(i int) {
+			at := start.Add(time.Duration(float64(i) / perSec * float64(time.Second)))
+			select {
+			case <-time.After(time.Until(at)):
+			case <-ctx.Done():
+			}
+		}
+	}
+	forEach(ctx, len(plan), e.cfg.connectConcurrent, pace, func(i int) {
+		s, err := dialSocket(ctx, e.wsURL, e.origin, plan[i], firstID+i)
+		if err != nil {
+			ss.errs.add(err.Error())
+			return
+		}
+		ss.add(s)
+	})
+}
+
+func (ss *socketSet) add(s *socket) {
+	ss.mu.Lock()
+	s.owner.sockets = append(s.owner.sockets, s)
+	ss.all = append(ss.all, s)
+	ss.mu.Unlock()
+	ss.readers.Add(1)
+	go func() {
+		defer ss.readers.Done()
+		s.read(ss.tracker, ss.counters, ss.errs, ss.readDelay)
+	}()
+}
+
+// closeAll closes every socket, 64 at a time, and waits for their readers.
+func (ss *socketSet) closeAll() {
+	ss.mu.Lock()
+	all := ss.all
+	ss.mu.Unlock()
+	for _, s := range all {
+		s.closing.Store(true)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, s := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.close()
+		}()
+	}
+	wg.Wait()
+	ss.readers.Wait()
 }

@@ -12,15 +12,24 @@
 // -storm opens every socket at once (pages reconnecting after a restart); -read-delay makes every
 // socket a slow reader for a while; -connect-rate brings users online gradually.
 //
+// Other modes (-mode) measure other paths, each with its own report:
+//   - history: signed-in users read conversations seeded with -seed messages, -concurrency clients in
+//     a closed loop over keep-alive connections, the older-messages fragment or (-history-page page)
+//     the conversation page; requests/s, latency, statuses, bytes and server CPU per request.
+//
+// The server must run with SEND_RATE=0 REGISTER_LIMIT=0 LOGIN_LIMIT=0 (-spawn sets them).
+//
 // It talks only to loopback addresses and stops by itself: each phase is bounded, and -max-time
 // bounds the whole run.
 //
 //	go run ./cmd/messenger-load -spawn -users 200 -pairs 100 -duration 30s -rate 2
 //	go run ./cmd/messenger-load -spawn -db postgres -database-url "$TEST_DATABASE_URL"
 //	go run ./cmd/messenger-load -url http://127.0.0.1:8080 -pid "$(pidof messenger)" # started with REGISTER_LIMIT=0
+//	go run ./cmd/messenger-load -spawn -mode history -users 64 -pairs 32 -seed 200 -concurrency 64 -duration 30s
 //
-// Exit status: 0 when every message was delivered once, 3 when some were lost or duplicated, 1 when
-// the run could not be done, 2 for bad flags.
+// Exit status: 0 when every message was delivered once (history: every request answered 200), 3 when
+// some were lost or duplicated (history: some requests failed), 1 when the run could not be done, 2
+// for bad flags.
 package main
 
 import (
@@ -40,7 +49,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -48,7 +56,16 @@ import (
 // The server allows a socket a burst of 20 frames, then 5 per second; senders stay below that.
 const maxRate = 4
 
+// The modes of -mode.
+const (
+	modeChat      = "chat"
+	modeHistory   = "history"
+	modeIdle      = "idle"
+	modeLoginRush = "login-rush"
+)
+
 type config struct {
+	mode               string
 	url                string
 	users              int
 	pairs              int
@@ -71,6 +88,40 @@ type config struct {
 	maxTime            time.Duration
 	keep               bool
 	jsonOut            bool
+
+	historyPage string // -mode history: older or page
+	seed        int
+	concurrency int
+	hold        time.Duration // -mode idle
+	rushUsers   int           // -mode login-rush
+	rushRate    float64
+}
+
+// result is a mode's report.
+type result interface {
+	write(w io.Writer)
+	json() any
+	// complete is false when the run measured something wrong (lost messages, failed requests or
+	// sockets): the exit status is then 3.
+	complete() bool
+}
+
+func runMode(ctx context.Context, cfg config, logw io.Writer) (result, error) {
+	var res result
+	var err error
+	switch cfg.mode {
+	case modeHistory:
+		var r *historyReport
+		if r, err = runHistory(ctx, cfg, logw); r != nil {
+			res = r
+		}
+	default:
+		var r *report
+		if r, err = run(ctx, cfg, logw); r != nil {
+			res = r
+		}
+	}
+	return res, err
 }
 
 func main() {
@@ -87,21 +138,21 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, cfg.maxTime)
 	defer cancel()
 
-	rep, err := run(ctx, cfg, os.Stderr)
-	if rep != nil {
+	res, err := runMode(ctx, cfg, os.Stderr)
+	if res != nil {
 		if cfg.jsonOut {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep.json())
+			_ = enc.Encode(res.json())
 		} else {
-			rep.write(os.Stdout)
+			res.write(os.Stdout)
 		}
 	}
 	switch {
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "messenger-load:", err)
 		os.Exit(1)
-	case rep != nil && (rep.Delivery.Lost > 0 || rep.Delivery.Duplicates > 0):
+	case res != nil && !res.complete():
 		os.Exit(3)
 	}
 }
@@ -110,6 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("messenger-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&c.mode, "mode", modeChat, "chat (pairs chat over sockets), history (signed-in users read conversation pages), idle (open sockets and hold them: RSS per socket) or login-rush (chat beside users signing in over and over)")
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the server to load (loopback only); not with -spawn")
 	fs.IntVar(&c.users, "users", 200, "users to register")
 	fs.IntVar(&c.pairs, "pairs", 100, "chatting pairs, taken from the users (2×pairs ≤ users)")
@@ -132,6 +184,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.maxTime, "max-time", 30*time.Minute, "bound on the whole run")
 	fs.BoolVar(&c.keep, "keep", false, "with -spawn: keep the server's temporary directory (log, SQLite file)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&c.historyPage, "history-page", "older", "-mode history: older (GET /chat/{partner}/messages?before=ID as htmx asks for it) or page (GET /chat/{partner})")
+	fs.IntVar(&c.seed, "seed", 200, "-mode history: messages stored in each pair's conversation before measuring")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "-mode history: HTTP clients, each sending its next request when the last is answered")
+	fs.DurationVar(&c.hold, "hold", 10*time.Second, "-mode idle: how long the sockets stay open before the server's RSS is read again")
+	fs.IntVar(&c.rushUsers, "rush-users", 50, "-mode login-rush: users who sign in over and over (besides -users)")
+	fs.Float64Var(&c.rushRate, "rush-rate", 20, "-mode login-rush: sign-ins started per second, whether or not the earlier ones were answered")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -145,9 +203,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 func (c *config) validate(urlSet bool) error {
 	switch {
+	case c.mode != modeChat && c.mode != modeHistory && c.mode != modeIdle && c.mode != modeLoginRush:
+		return fmt.Errorf("-mode must be %s, %s, %s or %s", modeChat, modeHistory, modeIdle, modeLoginRush)
+	case c.historyPage != "older" && c.historyPage != "page":
+		return errors.New("-history-page must be older or page")
+	case c.seed < 2 || c.seed > 1000000:
+		return errors.New("-seed must be between 2 and 1000000")
+	case c.concurrency < 1 || c.concurrency > 256:
+		return errors.New("-concurrency must be between 1 and 256")
+	case c.hold < 0 || c.hold > time.Hour:
+		return errors.New("-hold must be between 0 and 1h")
+	case c.rushUsers < 1 || c.rushUsers > 20000:
+		return errors.New("-rush-users must be between 1 and 20000")
+	case !(c.rushRate > 0 && c.rushRate <= 10000):
+		return errors.New("-rush-rate must be above 0 and at most 10000 sign-ins per second")
 	case c.users < 2 || c.users > 20000:
 		return errors.New("-users must be between 2 and 20000")
-	case c.pairs < 1 || 2*c.pairs > c.users:
+	case c.mode != modeIdle && (c.pairs < 1 || 2*c.pairs > c.users):
 		return fmt.Errorf("-pairs must be between 1 and users/2 (%d)", c.users/2)
 	case c.sockets != 0 && (c.sockets < c.users || c.sockets > 50000):
 		return errors.New("-sockets must be 0, or between -users and 50000")
@@ -256,56 +328,19 @@ func randomToken(n int) string {
 }
 
 func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(logw, "messenger-load: "+format+"\n", args...)
-	}
-	rep := &report{cfg: cfg, Users: cfg.users, SocketsWanted: cfg.sockets}
-	errs := newErrorCounts()
-	defer func() { rep.Errors = errs.list() }()
-
-	// The server.
-	base := cfg.url
-	pid := cfg.pid
-	var srv *server
-	if cfg.spawn {
-		logf("starting the server (%s)", cfg.db)
-		var err error
-		srv, err = startServer(ctx, cfg.serverBin, cfg.db, cfg.databaseURL)
-		if err != nil {
-			return nil, err
-		}
-		defer func() {
-			srv.stop()
-			rep.ServerLog = logSummary(srv.logPath)
-			if cfg.keep {
-				rep.ServerDir = srv.dir
-			} else {
-				srv.remove()
-			}
-		}()
-		base, pid = srv.url, srv.pid()
-		rep.Spawned, rep.Database = true, cfg.db
-	}
-	baseURL, err := loopbackURL(base)
-	if err != nil {
+	rep := &report{cfg: cfg, SocketsWanted: cfg.sockets}
+	e, finish, err := setUp(ctx, cfg, logw, &rep.runInfo)
+	defer finish()
+	if e == nil {
 		return nil, err
 	}
-	rep.URL = baseURL.String()
-	origin := baseURL.Scheme + "://" + baseURL.Host
-	wsURL := "ws://" + baseURL.Host + "/ws"
-	probe := newProber(pid)
+	logf, errs, runID := e.logf, e.errs, e.runID
 	rep.LoadAvgStart = loadAverage()
-	rep.ServerStart = probe.sample()
+	rep.ServerStart = e.probe.sample()
 
 	// Users.
-	runID := randomToken(6)
-	password := "load-" + randomToken(16)
-	reg := &registrar{base: baseURL, origin: origin, transport: newTransport(), password: password}
-	defer reg.transport.CloseIdleConnections()
-	logf("registering %d users, %d at a time", cfg.users, cfg.registerConcurrent)
-	users, regTime := registerAll(ctx, reg, cfg, runID, errs)
-	rep.Registered, rep.RegisterTime = len(users), regTime
-	rep.ServerRegistered = probe.sample()
+	users := e.registerUsers(ctx, cfg.users)
+	rep.ServerRegistered = e.probe.sample()
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("stopped while registering: %w", context.Cause(ctx))
 	}
@@ -313,48 +348,17 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 		return rep, fmt.Errorf("only %d of %d users registered; %d pairs need %d", len(users), cfg.users, cfg.pairs, 2*cfg.pairs)
 	}
 
-	// Sockets.
-	counters := &socketCounters{}
+	// Sockets. Each user's first socket, then (once the server has told everyone who came online) the
+	// extra ones.
 	t := newTracker()
-	var all []*socket
-	var readers sync.WaitGroup
-	defer func() {
-		for _, s := range all {
-			s.closing.Store(true)
-		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		for _, s := range all {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				s.close()
-			}()
-		}
-		wg.Wait()
-		readers.Wait()
-	}()
-	// Each user's first socket, then (once the server has told everyone who came online) the extra
-	// ones. Every socket is read from the moment it opens, as a browser would.
+	set := newSocketSet(t, errs, cfg.readDelay)
+	counters := set.counters
+	defer set.closeAll()
 	plan := socketPlan(users, cfg.pairs, cfg.sockets-len(users))
-	var openMu sync.Mutex
-	onOpen := func(s *socket) {
-		openMu.Lock()
-		s.owner.sockets = append(s.owner.sockets, s)
-		all = append(all, s)
-		openMu.Unlock()
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			s.read(t, counters, errs, cfg.readDelay)
-		}()
-	}
 	connect := func(plan []*user, firstID int, perSec float64) {
 		logf("opening %d sockets, %d at a time", len(plan), cfg.connectConcurrent)
 		start := time.Now()
-		openSockets(ctx, plan, firstID, perSec, wsURL, origin, cfg.connectConcurrent, errs, onOpen)
+		set.open(ctx, e, plan, firstID, perSec)
 		rep.ConnectTime += time.Since(start)
 		if cfg.settle > 0 && ctx.Err() == nil {
 			logf("waiting for the sockets to go quiet (at most %s)", cfg.settle)
@@ -375,10 +379,11 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 	if !cfg.storm && len(plan) > len(users) && ctx.Err() == nil {
 		connect(plan[len(users):], len(users), 0)
 	}
+	all := set.all
 	rep.Sockets = len(all)
 	rep.ConnectFrames, rep.ConnectBytes = counters.frames.Load(), counters.bytes.Load()
 	rep.ClosedBeforeChat = counters.closed.Load()
-	rep.ServerConnected = probe.sample()
+	rep.ServerConnected = e.probe.sample()
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("stopped while connecting: %w", context.Cause(ctx))
 	}
@@ -391,7 +396,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 	busy0, total0, cpuOK := machineCPU()
 	rep.LoadAvgChat = loadAverage()
 	framesBefore, bytesBefore := counters.frames.Load(), counters.bytes.Load()
-	sampler := probe.watch(500 * time.Millisecond)
+	sampler := e.probe.watch(500 * time.Millisecond)
 	chatStart := time.Now()
 	chatEnd := chatStart.Add(cfg.duration)
 	var wg sync.WaitGroup
@@ -413,7 +418,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 	}
 	rep.DrainTime = time.Since(drainStart)
 	rep.ServerPeak = sampler.stop()
-	rep.ServerAfter = probe.sample()
+	rep.ServerAfter = e.probe.sample()
 	rep.ChatFrames = counters.frames.Load() - framesBefore
 	rep.ChatBytes = counters.bytes.Load() - bytesBefore
 	rep.ClosedDuringChat = counters.closed.Load() - rep.ClosedBeforeChat
@@ -434,52 +439,6 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 	return rep, nil
 }
 
-// registerAll registers cfg.users users, cfg.registerConcurrent at a time, and returns those that
-// succeeded, in index order.
-func registerAll(ctx context.Context, reg *registrar, cfg config, runID string, errs *errorCounts) ([]*user, time.Duration) {
-	start := time.Now()
-	results := make([]*user, cfg.users)
-	sem := make(chan struct{}, cfg.registerConcurrent)
-	var wg sync.WaitGroup
-	var done atomic.Int64
-	for i := range cfg.users {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			name := fmt.Sprintf("ld%s_%d", runID, i)
-			jar, err := reg.register(ctx, name)
-			if err != nil {
-				if ctx.Err() == nil {
-					errs.add("register: " + err.Error())
-				}
-				return
-			}
-			results[i] = &user{username: name, jar: jar}
-			if n := done.Add(1); n%500 == 0 {
-				fmt.Fprintf(os.Stderr, "messenger-load: %d users registered\n", n)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var users []*user
-	for _, u := range results {
-		if u != nil {
-			u.index = len(users)
-			users = append(users, u)
-		}
-	}
-	return users, elapsed
-}
-
 // socketPlan lists the sockets to open: one per user, then extra ones spread over the users who do not
 // chat (or over everyone when all chat).
 func socketPlan(users []*user, pairs, extra int) []*user {
@@ -492,42 +451,6 @@ func socketPlan(users []*user, pairs, extra int) []*user {
 		plan = append(plan, spare[i%len(spare)])
 	}
 	return plan
-}
-
-// openSockets opens a socket for each user of plan (socket ids from firstID), at most perSec a second
-// when perSec > 0, and hands each to onOpen as soon as it is open.
-func openSockets(ctx context.Context, plan []*user, firstID int, perSec float64, wsURL, origin string, concurrency int, errs *errorCounts, onOpen func(*socket)) {
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, u := range plan {
-		if perSec > 0 {
-			at := start.Add(time.Duration(float64(i) / perSec * float64(time.Second)))
-			select {
-			case <-time.After(time.Until(at)):
-			case <-ctx.Done():
-			}
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s, err := dialSocket(ctx, wsURL, origin, u, firstID+i)
-			if err != nil {
-				errs.add(err.Error())
-				return
-			}
-			onOpen(s)
-		}()
-	}
-	wg.Wait()
 }
 
 // waitQuiet waits until no socket has received a frame for quiet (the server has finished telling

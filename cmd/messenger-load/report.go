@@ -10,14 +10,8 @@ import (
 // report is everything a run measured.
 type report struct {
 	cfg config
+	runInfo
 
-	URL      string
-	Spawned  bool
-	Database string
-
-	Users         int
-	Registered    int
-	RegisterTime  time.Duration
 	SocketsWanted int
 	Sockets       int
 	ConnectTime   time.Duration
@@ -47,11 +41,9 @@ type report struct {
 	CPUs             int
 	LoadAvgStart     float64 // 1-minute load average when the run started
 	LoadAvgChat      float64 // and when chatting started
-
-	Errors    []errorCount
-	ServerLog []errorCount
-	ServerDir string
 }
+
+func (r *report) complete() bool { return r.Delivery.Lost == 0 && r.Delivery.Duplicates == 0 }
 
 func (r *report) sentRate() float64 { return rate(r.Delivery.Sent, r.SendTime) }
 
@@ -98,15 +90,8 @@ func byteSize(n int64) string {
 
 func (r *report) write(w io.Writer) {
 	c := r.cfg
-	p := func(label, format string, args ...any) {
-		fmt.Fprintf(w, "%-12s %s\n", label, fmt.Sprintf(format, args...))
-	}
-	target := r.URL
-	if r.Spawned {
-		target = fmt.Sprintf("%s, spawned, %s", r.Database, r.URL)
-	}
-	p("server", "%s", target)
-	p("users", "%d of %d registered in %s (%.1f/s)", r.Registered, r.Users, fmtDur(r.RegisterTime), rate(r.Registered, r.RegisterTime))
+	p := newPrinter(w)
+	r.writeHead(p)
 	paced := ""
 	switch {
 	case c.connectRate > 0:
@@ -186,41 +171,14 @@ func (r *report) write(w io.Writer) {
 	p("load CPU", "%.1fs while chatting (this tool, same machine)", r.LoadCPU.Seconds())
 	p("machine", "%.0f%% of %d CPUs busy while chatting (everything on the machine); load average %.2f at start, %.2f when chatting began",
 		100*r.MachineBusy, r.CPUs, r.LoadAvgStart, r.LoadAvgChat)
-	if len(r.Errors) == 0 {
-		p("errors", "none")
-	}
-	for i, e := range r.Errors {
-		label := ""
-		if i == 0 {
-			label = "errors"
-		}
-		p(label, "%d× %s", e.Count, e.Kind)
-	}
-	if r.Spawned {
-		if len(r.ServerLog) == 0 {
-			p("server log", "no warnings or errors")
-		}
-		for i, e := range r.ServerLog {
-			if i == 10 {
-				p("", "… %d more kinds", len(r.ServerLog)-10)
-				break
-			}
-			label := ""
-			if i == 0 {
-				label = "server log"
-			}
-			p(label, "%d× %s", e.Count, e.Kind)
-		}
-		if r.ServerDir != "" {
-			p("", "kept in %s", r.ServerDir)
-		}
-	}
+	r.writeTail(p)
 }
 
 type jsonLatency struct {
 	Count  int     `json:"count"`
 	MeanMS float64 `json:"mean_ms"`
 	P50MS  float64 `json:"p50_ms"`
+	P90MS  float64 `json:"p90_ms"`
 	P95MS  float64 `json:"p95_ms"`
 	P99MS  float64 `json:"p99_ms"`
 	MaxMS  float64 `json:"max_ms"`
@@ -250,62 +208,51 @@ func (r *report) json() any {
 		}
 		hist[key] = b.Count
 	}
-	return map[string]any{
-		"url":                 r.URL,
-		"spawned":             r.Spawned,
-		"database":            r.Database,
-		"users":               r.Users,
-		"registered":          r.Registered,
-		"register_seconds":    r.RegisterTime.Seconds(),
-		"sockets_wanted":      r.SocketsWanted,
-		"sockets":             r.Sockets,
-		"connect_seconds":     r.ConnectTime.Seconds(),
-		"connect_rate":        r.cfg.connectRate,
-		"storm":               r.cfg.storm,
-		"settle_seconds":      r.SettleTime.Seconds(),
-		"never_quiet":         r.NeverQuiet,
-		"connect_frames":      r.ConnectFrames,
-		"connect_bytes":       r.ConnectBytes,
-		"pairs":               r.cfg.pairs,
-		"one_way":             r.cfg.oneWay,
-		"senders":             r.Senders,
-		"rate_per_sender":     r.cfg.rate,
-		"duration_seconds":    r.cfg.duration.Seconds(),
-		"send_seconds":        r.SendTime.Seconds(),
-		"drain_seconds":       r.DrainTime.Seconds(),
-		"sent":                d.Sent,
-		"delivered":           d.Delivered,
-		"lost":                d.Lost,
-		"duplicates":          d.Duplicates,
-		"unknown":             d.Unknown,
-		"fanout_expected":     d.FanoutWant,
-		"fanout_received":     d.FanoutGot,
-		"latency":             jsonLatency{d.Latency.Count, ms(d.Latency.Mean), ms(d.Latency.P50), ms(d.Latency.P95), ms(d.Latency.P99), ms(d.Latency.Max)},
-		"latency_histogram":   hist,
-		"sent_per_second":     r.sentRate(),
-		"delivered_per_sec":   r.deliveredRate(),
-		"chat_frames":         r.ChatFrames,
-		"chat_bytes":          r.ChatBytes,
-		"closed_before_chat":  r.ClosedBeforeChat,
-		"closed_during_chat":  r.ClosedDuringChat,
-		"short_sockets":       r.ShortSockets,
-		"missed_fragments":    r.MissedFragments,
-		"server_start":        toJSONProc(r.ServerStart),
-		"server_registered":   toJSONProc(r.ServerRegistered),
-		"server_connected":    toJSONProc(r.ServerConnected),
-		"server_peak_chat":    toJSONProc(r.ServerPeak),
-		"server_after":        toJSONProc(r.ServerAfter),
-		"load_cpu_seconds":    r.LoadCPU.Seconds(),
-		"machine_busy":        r.MachineBusy,
-		"cpus":                r.CPUs,
-		"loadavg_start":       r.LoadAvgStart,
-		"loadavg_chat":        r.LoadAvgChat,
-		"errors":              r.Errors,
-		"server_log":          r.ServerLog,
-		"server_dir":          r.ServerDir,
-		"errors_total":        sumCounts(r.Errors),
-		"server_log_problems": sumCounts(r.ServerLog),
-	}
+	return r.addJSON(map[string]any{
+		"sockets_wanted":     r.SocketsWanted,
+		"sockets":            r.Sockets,
+		"connect_seconds":    r.ConnectTime.Seconds(),
+		"connect_rate":       r.cfg.connectRate,
+		"storm":              r.cfg.storm,
+		"settle_seconds":     r.SettleTime.Seconds(),
+		"never_quiet":        r.NeverQuiet,
+		"connect_frames":     r.ConnectFrames,
+		"connect_bytes":      r.ConnectBytes,
+		"pairs":              r.cfg.pairs,
+		"one_way":            r.cfg.oneWay,
+		"senders":            r.Senders,
+		"rate_per_sender":    r.cfg.rate,
+		"duration_seconds":   r.cfg.duration.Seconds(),
+		"send_seconds":       r.SendTime.Seconds(),
+		"drain_seconds":      r.DrainTime.Seconds(),
+		"sent":               d.Sent,
+		"delivered":          d.Delivered,
+		"lost":               d.Lost,
+		"duplicates":         d.Duplicates,
+		"unknown":            d.Unknown,
+		"fanout_expected":    d.FanoutWant,
+		"fanout_received":    d.FanoutGot,
+		"latency":            jsonLatency{d.Latency.Count, ms(d.Latency.Mean), ms(d.Latency.P50), ms(d.Latency.P90), ms(d.Latency.P95), ms(d.Latency.P99), ms(d.Latency.Max)},
+		"latency_histogram":  hist,
+		"sent_per_second":    r.sentRate(),
+		"delivered_per_sec":  r.deliveredRate(),
+		"chat_frames":        r.ChatFrames,
+		"chat_bytes":         r.ChatBytes,
+		"closed_before_chat": r.ClosedBeforeChat,
+		"closed_during_chat": r.ClosedDuringChat,
+		"short_sockets":      r.ShortSockets,
+		"missed_fragments":   r.MissedFragments,
+		"server_start":       toJSONProc(r.ServerStart),
+		"server_registered":  toJSONProc(r.ServerRegistered),
+		"server_connected":   toJSONProc(r.ServerConnected),
+		"server_peak_chat":   toJSONProc(r.ServerPeak),
+		"server_after":       toJSONProc(r.ServerAfter),
+		"load_cpu_seconds":   r.LoadCPU.Seconds(),
+		"machine_busy":       r.MachineBusy,
+		"cpus":               r.CPUs,
+		"loadavg_start":      r.LoadAvgStart,
+		"loadavg_chat":       r.LoadAvgChat,
+	})
 }
 
 func sumCounts(list []errorCount) int {

@@ -76,7 +76,7 @@ func startServer(ctx context.Context, bin, db, databaseURL string) (*server, err
 		"BASE_URL=",
 		// The tool sends fast from few sockets and opens every user's socket from one address.
 		"SEND_RATE=0", "MAX_SOCKETS=0", "MAX_SOCKETS_PER_ADDRESS=0",
-		"REGISTER_LIMIT=0", // every user registers from this one address
+		"REGISTER_LIMIT=0", "LOGIN_LIMIT=0", // every user registers and signs in from this one address
 		"TRUSTED_PROXIES=",
 	)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile

@@ -14,6 +14,7 @@ type latencySummary struct {
 	Count int
 	Mean  time.Duration
 	P50   time.Duration
+	P90   time.Duration
 	P95   time.Duration
 	P99   time.Duration
 	Max   time.Duration
@@ -33,6 +34,7 @@ func summarize(samples []time.Duration) latencySummary {
 		Count: len(sorted),
 		Mean:  sum / time.Duration(len(sorted)),
 		P50:   percentile(sorted, 50),
+		P90:   percentile(sorted, 90),
 		P95:   percentile(sorted, 95),
 		P99:   percentile(sorted, 99),
 		Max:   sorted[len(sorted)-1],

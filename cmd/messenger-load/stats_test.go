@@ -12,7 +12,7 @@ func TestPercentileNearestRank(t *testing.T) {
 	}
 	s := summarize(samples)
 	want := latencySummary{Count: 100, Mean: 50500 * time.Microsecond, P50: 50 * time.Millisecond,
-		P95: 95 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
+		P90: 90 * time.Millisecond, P95: 95 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
 	if s != want {
 		t.Fatalf("summarize(1..100 ms) = %+v, want %+v", s, want)
 	}
@@ -144,15 +144,26 @@ func TestScrapeCSRF(t *testing.T) {
 func TestFlagsBounded(t *testing.T) {
 	for _, args := range [][]string{
 		{"-rate", "5"}, {"-pairs", "101"}, {"-url", "http://192.0.2.1:8080"}, {"-spawn", "-url", "http://127.0.0.1:1"},
-		{"-duration", "0s"}, {"-sockets", "10"},
+		{"-duration", "0s"}, {"-sockets", "10"}, {"-mode", "bogus"}, {"-mode", "history", "-history-page", "newer"},
+		{"-mode", "history", "-seed", "1"}, {"-mode", "history", "-concurrency", "0"}, {"-mode", "history", "-users", "4"},
+		{"-mode", "idle", "-hold", "-1s"}, {"-mode", "login-rush", "-rush-rate", "0"}, {"-mode", "login-rush", "-rush-users", "0"},
 	} {
 		if _, err := parseFlags(args, discard{}); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
 		}
 	}
 	c, err := parseFlags([]string{"-users", "10", "-pairs", "5"}, discard{})
-	if err != nil || c.sockets != 10 {
+	if err != nil || c.sockets != 10 || c.mode != modeChat {
 		t.Fatalf("parseFlags: %+v, %v", c, err)
+	}
+	// Idle has no pairs: the default -pairs does not have to fit -users.
+	c, err = parseFlags([]string{"-mode", "idle", "-users", "4", "-sockets", "8"}, discard{})
+	if err != nil || c.mode != modeIdle || c.sockets != 8 || c.hold != 10*time.Second {
+		t.Fatalf("parseFlags(idle): %+v, %v", c, err)
+	}
+	c, err = parseFlags([]string{"-mode", "history", "-users", "4", "-pairs", "2"}, discard{})
+	if err != nil || c.historyPage != "older" || c.seed != 200 || c.concurrency != 64 {
+		t.Fatalf("parseFlags(history): %+v, %v", c, err)
 	}
 }
 
