@@ -38,17 +38,13 @@ type historyReport struct {
 
 func runHistory(ctx context.Context, cfg config, logw io.Writer) (*historyReport, error) {
 	rep := &historyReport{cfg: cfg, ServerCPU: -1}
-	e, finish, err := setUp(ctx, cfg, logw, &rep.runInfo)
+	e, users, finish, err := setUpUsers(ctx, cfg, logw, &rep.runInfo, 2*cfg.pairs)
 	defer finish()
 	if e == nil {
 		return nil, err
 	}
-	users := e.registerUsers(ctx, cfg.users)
-	if ctx.Err() != nil {
-		return rep, fmt.Errorf("stopped while registering: %w", context.Cause(ctx))
-	}
-	if len(users) < 2*cfg.pairs {
-		return rep, fmt.Errorf("only %d of %d users registered; %d pairs need %d", len(users), cfg.users, cfg.pairs, 2*cfg.pairs)
+	if err != nil {
+		return rep, err
 	}
 
 	e.logf("seeding %d conversations with %d messages each, %d at a time", cfg.pairs, cfg.seed, cfg.concurrency)

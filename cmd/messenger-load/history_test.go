@@ -80,13 +80,7 @@ func TestHistoryAgainstServer(t *testing.T) {
 			if !rep.complete() {
 				t.Fatal("complete() is false for a run without failures")
 			}
-			var text bytes.Buffer
-			rep.write(&text)
-			for _, want := range []string{"requests     ", "p90", "200 ×", "per request"} {
-				if !strings.Contains(text.String(), want) {
-					t.Fatalf("report lacks %q:\n%s", want, text.String())
-				}
-			}
+			reportSays(t, rep, "requests     ", "p90", "200 ×", "per request")
 			raw, err := json.Marshal(rep.json())
 			if err != nil || !bytes.Contains(raw, []byte(`"mode":"history"`)) {
 				t.Fatalf("json: %v %s", err, raw)

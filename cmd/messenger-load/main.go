@@ -16,6 +16,8 @@
 //   - history: signed-in users read conversations seeded with -seed messages, -concurrency clients in
 //     a closed loop over keep-alive connections, the older-messages fragment or (-history-page page)
 //     the conversation page; requests/s, latency, statuses, bytes and server CPU per request.
+//   - idle: -sockets sockets of signed-in users open and held for -hold; connects/s, failures and
+//     the server's RSS per socket.
 //
 // The server must run with SEND_RATE=0 REGISTER_LIMIT=0 LOGIN_LIMIT=0 (-spawn sets them).
 //
@@ -26,9 +28,11 @@
 //	go run ./cmd/messenger-load -spawn -db postgres -database-url "$TEST_DATABASE_URL"
 //	go run ./cmd/messenger-load -url http://127.0.0.1:8080 -pid "$(pidof messenger)" # started with REGISTER_LIMIT=0
 //	go run ./cmd/messenger-load -spawn -mode history -users 64 -pairs 32 -seed 200 -concurrency 64 -duration 30s
+//	go run ./cmd/messenger-load -spawn -mode idle -users 1000 -hold 10s
 //
-// Exit status: 0 when every message was delivered once (history: every request answered 200), 3 when
-// some were lost or duplicated (history: some requests failed), 1 when the run could not be done, 2
+// Exit status: 0 when every message was delivered once (history: every request answered 200; idle:
+// every socket opened and stayed open), 3 when some were lost or duplicated (history: some requests
+// failed; idle: some sockets did not open or were closed), 1 when the run could not be done, 2
 // for bad flags.
 package main
 
@@ -107,21 +111,26 @@ type result interface {
 }
 
 func runMode(ctx context.Context, cfg config, logw io.Writer) (result, error) {
-	var res result
-	var err error
 	switch cfg.mode {
 	case modeHistory:
-		var r *historyReport
-		if r, err = runHistory(ctx, cfg, logw); r != nil {
-			res = r
-		}
+		return orNil(runHistory(ctx, cfg, logw))
+	case modeIdle:
+		return orNil(runIdle(ctx, cfg, logw))
 	default:
-		var r *report
-		if r, err = run(ctx, cfg, logw); r != nil {
-			res = r
-		}
+		return orNil(run(ctx, cfg, logw))
 	}
-	return res, err
+}
+
+// orNil turns a mode's report into a result, nil when there is no report (not an interface holding a
+// nil pointer).
+func orNil[T any, R interface {
+	*T
+	result
+}](r R, err error) (result, error) {
+	if r == nil {
+		return nil, err
+	}
+	return r, err
 }
 
 func main() {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -62,5 +63,17 @@ func noErrors(t *testing.T, info runInfo) {
 	}
 	if info.Registered != info.Users || info.Users == 0 {
 		t.Fatalf("%d of %d users registered", info.Registered, info.Users)
+	}
+}
+
+// reportSays fails the test unless the text report contains every one of wants.
+func reportSays(t *testing.T, r result, wants ...string) {
+	t.Helper()
+	var text strings.Builder
+	r.write(&text)
+	for _, want := range wants {
+		if !strings.Contains(text.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, text.String())
+		}
 	}
 }

@@ -91,6 +91,23 @@ func setUp(ctx context.Context, cfg config, logw io.Writer, info *runInfo) (e *e
 	return e, finish, nil
 }
 
+// setUpUsers is setUp, then the registration of cfg.users users, of whom at least need must succeed.
+// With an error, a nil env means there is nothing to report.
+func setUpUsers(ctx context.Context, cfg config, logw io.Writer, info *runInfo, need int) (*env, []*user, func(), error) {
+	e, finish, err := setUp(ctx, cfg, logw, info)
+	if e == nil {
+		return nil, nil, finish, err
+	}
+	users := e.registerUsers(ctx, cfg.users)
+	if ctx.Err() != nil {
+		return e, users, finish, fmt.Errorf("stopped while registering: %w", context.Cause(ctx))
+	}
+	if len(users) < need {
+		return e, users, finish, fmt.Errorf("only %d of %d users registered; %d needed", len(users), cfg.users, need)
+	}
+	return e, users, finish, nil
+}
+
 // registerUsers registers the run's n users and records them in the report.
 func (e *env) registerUsers(ctx context.Context, n int) []*user {
 	e.logf("registering %d users, %d at a time", n, e.cfg.registerConcurrent)
