@@ -116,6 +116,24 @@ func (r *registrar) registerOnce(ctx context.Context, username string) (http.Coo
 	return jar, nil
 }
 
+// signIn signs username in as a new browser would (GET the form for its CSRF token, POST it) and
+// returns the POST's status, how long it took to answer and the answer's size: 303 is success, 503
+// the server refusing for load, 429 its limit on sign-ins.
+func (r *registrar) signIn(ctx context.Context, username string) (status int, took time.Duration, size int, err error) {
+	jar, _ := cookiejar.New(nil)
+	token, err := r.formToken(ctx, jar, "/login")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	form := url.Values{"_csrf": {token}, "username": {username}, "password": {r.password}}
+	start := time.Now()
+	resp, body, err := r.fetch(ctx, jar, http.MethodPost, "/login", form, nil)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return resp.StatusCode, time.Since(start), len(body), nil
+}
+
 // fetch sends one request as the browser with this jar (a form is posted from the server's origin;
 // redirects are not followed) and reads the whole answer, so that the connection is kept for the
 // next request. ref is a path, with its query if any.

@@ -18,6 +18,9 @@
 //     the conversation page; requests/s, latency, statuses, bytes and server CPU per request.
 //   - idle: -sockets sockets of signed-in users open and held for -hold; connects/s, failures and
 //     the server's RSS per socket.
+//   - login-rush: the chat as above while -rush-users other users sign in over and over at
+//     -rush-rate sign-ins per second; the chat's report, and the sign-ins' count, latency and statuses
+//     (503: refused for load). Compare with -mode chat of the same flags.
 //
 // The server must run with SEND_RATE=0 REGISTER_LIMIT=0 LOGIN_LIMIT=0 (-spawn sets them).
 //
@@ -29,6 +32,7 @@
 //	go run ./cmd/messenger-load -url http://127.0.0.1:8080 -pid "$(pidof messenger)" # started with REGISTER_LIMIT=0
 //	go run ./cmd/messenger-load -spawn -mode history -users 64 -pairs 32 -seed 200 -concurrency 64 -duration 30s
 //	go run ./cmd/messenger-load -spawn -mode idle -users 1000 -hold 10s
+//	go run ./cmd/messenger-load -spawn -mode login-rush -users 200 -pairs 100 -rate 0.5 -rush-users 50 -rush-rate 40
 //
 // Exit status: 0 when every message was delivered once (history: every request answered 200; idle:
 // every socket opened and stayed open), 3 when some were lost or duplicated (history: some requests
@@ -349,6 +353,12 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 
 	// Users.
 	users := e.registerUsers(ctx, cfg.users)
+	var rush *loginRush
+	if cfg.mode == modeLoginRush && ctx.Err() == nil {
+		if rush, err = e.newLoginRush(ctx); err != nil {
+			return rep, err
+		}
+	}
 	rep.ServerRegistered = e.probe.sample()
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("stopped while registering: %w", context.Cause(ctx))
@@ -408,6 +418,9 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 	sampler := e.probe.watch(500 * time.Millisecond)
 	chatStart := time.Now()
 	chatEnd := chatStart.Add(cfg.duration)
+	if rush != nil {
+		rush.run(ctx, chatEnd)
+	}
 	var wg sync.WaitGroup
 	for _, sd := range senders {
 		wg.Add(1)
@@ -426,6 +439,9 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
 	case <-ctx.Done():
 	}
 	rep.DrainTime = time.Since(drainStart)
+	if rush != nil {
+		rep.Rush = rush.wait()
+	}
 	rep.ServerPeak = sampler.stop()
 	rep.ServerAfter = e.probe.sample()
 	rep.ChatFrames = counters.frames.Load() - framesBefore

@@ -41,6 +41,8 @@ type report struct {
 	CPUs             int
 	LoadAvgStart     float64 // 1-minute load average when the run started
 	LoadAvgChat      float64 // and when chatting started
+
+	Rush *rushSummary // -mode login-rush
 }
 
 func (r *report) complete() bool { return r.Delivery.Lost == 0 && r.Delivery.Duplicates == 0 }
@@ -171,6 +173,9 @@ func (r *report) write(w io.Writer) {
 	p("load CPU", "%.1fs while chatting (this tool, same machine)", r.LoadCPU.Seconds())
 	p("machine", "%.0f%% of %d CPUs busy while chatting (everything on the machine); load average %.2f at start, %.2f when chatting began",
 		100*r.MachineBusy, r.CPUs, r.LoadAvgStart, r.LoadAvgChat)
+	if r.Rush != nil {
+		r.Rush.write(p)
+	}
 	r.writeTail(p)
 }
 
@@ -208,7 +213,8 @@ func (r *report) json() any {
 		}
 		hist[key] = b.Count
 	}
-	return r.addJSON(map[string]any{
+	m := r.addJSON(map[string]any{
+		"mode":               r.cfg.mode,
 		"sockets_wanted":     r.SocketsWanted,
 		"sockets":            r.Sockets,
 		"connect_seconds":    r.ConnectTime.Seconds(),
@@ -253,6 +259,10 @@ func (r *report) json() any {
 		"loadavg_start":      r.LoadAvgStart,
 		"loadavg_chat":       r.LoadAvgChat,
 	})
+	if r.Rush != nil {
+		m["login_rush"] = r.Rush.json()
+	}
+	return m
 }
 
 func sumCounts(list []errorCount) int {
