@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ type controlFrame struct {
 // fakeConn records what the hub writes and reports misuse: two writes at once
 // (fasthttp/websocket would panic) or any use after Unregister returned.
 type fakeConn struct {
-	block         bool // writes hang until Close, like a peer that stopped reading
+	block         bool          // writes hang until Close, like a peer that stopped reading
+	hold          chan struct{} // when set, writes wait until it is closed, like a slow peer
 	failWrites    bool
 	failControls  bool
 	writing       atomic.Int32
@@ -34,7 +36,9 @@ type fakeConn struct {
 	closeOnce     sync.Once
 	mu            sync.Mutex
 	changed       chan struct{} // closed and replaced on every change
-	frames        []string
+	frames        []string // what the page applies, in order: the messages split at each "\n"
+	messages      int      // WebSocket messages written
+	blocked       int      // writes hanging on a blocked conn
 	controls      []controlFrame
 	closed        bool
 	released      bool
@@ -75,8 +79,19 @@ func (c *fakeConn) beginWrite(op string) func() {
 func (c *fakeConn) WriteMessage(messageType int, data []byte) error {
 	defer c.beginWrite("WriteMessage")()
 	if c.block {
+		c.mu.Lock()
+		c.blocked++
+		c.notifyLocked()
+		c.mu.Unlock()
 		<-c.closedCh
 		return errConnClosed
+	}
+	if c.hold != nil {
+		c.mu.Lock()
+		c.blocked++
+		c.notifyLocked()
+		c.mu.Unlock()
+		<-c.hold
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -91,7 +106,9 @@ func (c *fakeConn) WriteMessage(messageType int, data []byte) error {
 	if c.writeDeadline.IsZero() {
 		c.violations = append(c.violations, "WriteMessage without a write deadline")
 	}
-	c.frames = append(c.frames, string(data))
+	// The test renderers end each frame with "\n"; the hub may send several in one message.
+	c.frames = append(c.frames, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")...)
+	c.messages++
 	c.notifyLocked()
 	return nil
 }
@@ -168,6 +185,19 @@ func (c *fakeConn) waitFor(t *testing.T, what string, cond func(c *fakeConn) boo
 func (c *fakeConn) waitFrames(t *testing.T, n int) {
 	t.Helper()
 	c.waitFor(t, fmt.Sprintf("%d frames", n), func(c *fakeConn) bool { return len(c.frames) >= n })
+}
+
+// counts returns how many frames and WebSocket messages were written.
+func (c *fakeConn) counts() (frames, messages int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.frames), c.messages
+}
+
+// waitBlocked waits until a write hangs on this blocked conn.
+func (c *fakeConn) waitBlocked(t *testing.T) {
+	t.Helper()
+	c.waitFor(t, "a blocked write", func(c *fakeConn) bool { return c.blocked > 0 })
 }
 
 func (c *fakeConn) waitClosed(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 var _ Conn = (*websocket.Conn)(nil)
 
 func renderKindAndID(_ context.Context, _ *Socket, ev Event) ([]byte, error) {
-	return fmt.Appendf(nil, "%s:%d", ev.Kind, ev.MessageID), nil
+	return fmt.Appendf(nil, "%s:%d\n", ev.Kind, ev.MessageID), nil
 }
 
 // newTestHub fills in a renderer and shuts the hub down after the test.
@@ -297,6 +297,9 @@ func TestSlowSocketIsClosedOthersUnaffected(t *testing.T) {
 
 	for id := int64(1); id <= events; id++ {
 		h.Deliver(messageEvent(id))
+		if id == 1 {
+			slowConn.waitBlocked(t) // its writer holds event 1 alone; what follows queues
+		}
 		// Wait so only the blocked socket can fall behind.
 		for _, conn := range fast {
 			conn.waitFrames(t, int(id))
@@ -365,7 +368,7 @@ func TestWriterRunsDoInOrderWithEvents(t *testing.T) {
 		n, _ := s.State.(int)
 		n++
 		s.State = n
-		return fmt.Appendf(nil, "%d:%s", n, what)
+		return fmt.Appendf(nil, "%d:%s\n", n, what)
 	}
 	h := newTestHub(t, HubConfig{Render: func(_ context.Context, s *Socket, ev Event) ([]byte, error) {
 		switch ev.MessageID {
@@ -639,5 +642,45 @@ func online(h *Hub, userID int64) bool {
 
 // frameFunc is a socket func that writes a fixed frame.
 func frameFunc(frame string) func(context.Context, *Socket) ([]byte, error) {
-	return func(context.Context, *Socket) ([]byte, error) { return []byte(frame), nil }
+	return func(context.Context, *Socket) ([]byte, error) { return []byte(frame + "\n"), nil }
+}
+
+// A socket that falls behind catches up in fewer, larger messages: what queued while a write was in
+// flight goes out in one message, every frame in order. A socket that keeps up gets one message per
+// frame.
+func TestBacklogWrittenInOneMessage(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	conn := newFakeConn()
+	conn.hold = make(chan struct{})
+	s := h.Register(1, "a", conn)
+	h.Deliver(messageEvent(1, 1))
+	conn.waitBlocked(t) // the writer holds event 1 alone
+	for id := int64(2); id <= 10; id++ {
+		h.Deliver(messageEvent(id, 1))
+	}
+	s.Do(frameFunc("do"))
+	close(conn.hold)
+	want := []string{"message:1"}
+	for id := 2; id <= 10; id++ {
+		want = append(want, fmt.Sprintf("message:%d", id))
+	}
+	want = append(want, "do")
+	conn.waitFrames(t, len(want))
+	conn.mu.Lock()
+	frames, messages := slices.Clone(conn.frames), conn.messages
+	conn.mu.Unlock()
+	if !slices.Equal(frames, want) || messages != 2 {
+		t.Fatalf("%d messages holding %q; want 2: the first frame alone, then the backlog of %q", messages, frames, want[1:])
+	}
+
+	h.Deliver(messageEvent(11, 1))
+	conn.waitFrames(t, len(want)+1)
+	s.Do(frameFunc("after"))
+	conn.waitFrames(t, len(want)+2)
+	if _, messages := conn.counts(); messages != 4 {
+		t.Fatalf("a socket that keeps up: %d messages for 2 frames, want one each", messages-2)
+	}
+	h.Unregister(s)
+	conn.release()
+	conn.checkViolations(t)
 }

@@ -37,9 +37,13 @@ type Socket struct {
 
 	connMu   sync.Mutex
 	released bool // conn belongs to its handler again; guarded by connMu
+
+	// written holds the dates of the messages in the frame being written, for the observer's
+	// delivery latency; the writer's own.
+	written []time.Time
 }
 
-// outgoing is one of: an event to render, a func to run, or a raw frame.
+// outgoing is one of: an event to render, or a func to run.
 // The event is a pointer shared by every recipient, which keeps each
 // socket's preallocated queue small.
 type outgoing struct {
@@ -160,10 +164,18 @@ func (s *Socket) writeLoop() {
 	}
 }
 
-// pump writes until the socket is closed (nil) or a write fails.
+// maxCoalesced bounds the bytes one WebSocket message gathers from a backlog (see pump).
+const maxCoalesced = 64 << 10
+
+// pump writes until the socket is closed (nil) or a write fails. What is queued behind the item it
+// takes goes out in the same WebSocket message: every frame is a list of out-of-band fragments, which
+// the page applies in order, so frames that waited together cost one message and one write instead
+// of one each. A socket that keeps up sends one frame per message; one that falls behind catches up in
+// fewer, larger writes, as a group commit does.
 func (s *Socket) pump() error {
 	ping := time.NewTicker(s.hub.cfg.PingInterval)
 	defer ping.Stop()
+	var buf []byte
 	for {
 		// Checked first so a closed socket stops even with a backlog queued.
 		select {
@@ -175,8 +187,16 @@ func (s *Socket) pump() error {
 		case <-s.done:
 			return nil
 		case o := <-s.queue:
-			if err := s.write(o); err != nil {
+			frame := s.frameFor(o)
+			if len(s.queue) > 0 {
+				buf = s.gather(append(buf[:0], frame...))
+				frame = buf
+			}
+			if err := s.write(frame); err != nil {
 				return err
+			}
+			if cap(buf) > maxCoalesced {
+				buf = nil // a rare large catch-up: do not keep its buffer for every later frame
 			}
 		case <-ping.C:
 			if err := s.conn.WriteControl(pingMessage, nil, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
@@ -186,19 +206,28 @@ func (s *Socket) pump() error {
 	}
 }
 
-func (s *Socket) write(o outgoing) error {
-	frame, err := s.frameFor(o)
-	switch {
-	case err != nil && s.ctx.Err() != nil:
-		// The socket closed under a render that was reading the database: the page has gone, nothing failed.
-		s.hub.log.Debug("realtime: nothing written, socket closed", "user_id", s.UserID, "err", err)
-		return nil
-	case err != nil:
-		// One failed render must not cost the user their live updates.
-		s.hub.log.Error("realtime: nothing written", "user_id", s.UserID, "err", err)
-		return nil
+// gather appends to buf the frames of what is queued, up to maxCoalesced bytes, until the socket
+// closes.
+func (s *Socket) gather(buf []byte) []byte {
+	for len(buf) < maxCoalesced {
+		select {
+		case <-s.done:
+			return buf
+		default:
+		}
+		select {
+		case o := <-s.queue:
+			buf = append(buf, s.frameFor(o)...)
+		default:
+			return buf
+		}
 	}
-	if frame == nil {
+	return buf
+}
+
+// write sends one text message; nothing to send is not an error.
+func (s *Socket) write(frame []byte) error {
+	if len(frame) == 0 {
 		return nil
 	}
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
@@ -207,25 +236,37 @@ func (s *Socket) write(o outgoing) error {
 	if err := s.conn.WriteMessage(textMessage, frame); err != nil {
 		return err
 	}
-	if o.event != nil && o.event.Kind == KindMessage && o.event.Message != nil {
-		s.hub.cfg.Observer.MessageWritten(o.event.Message.MessageDate)
+	for _, at := range s.written {
+		s.hub.cfg.Observer.MessageWritten(at)
 	}
+	s.written = s.written[:0]
 	return nil
 }
 
-func (s *Socket) frameFor(o outgoing) ([]byte, error) {
-	switch {
-	case o.event != nil:
-		frame, err := s.hub.cfg.Render(s.ctx, s, *o.event)
+// frameFor renders o for this socket; a render that fails writes nothing (one failed render must not
+// cost the user their live updates), and a message it renders is noted for the observer.
+func (s *Socket) frameFor(o outgoing) []byte {
+	var frame []byte
+	var err error
+	if o.event != nil {
+		frame, err = s.hub.cfg.Render(s.ctx, s, *o.event)
 		if err != nil {
-			return nil, fmt.Errorf("render %s event: %w", o.event.Kind, err)
+			err = fmt.Errorf("render %s event: %w", o.event.Kind, err)
 		}
-		return frame, nil
-	default:
-		frame, err := o.do(s.ctx, s)
-		if err != nil {
-			return nil, fmt.Errorf("socket func: %w", err)
-		}
-		return frame, nil
+	} else if frame, err = o.do(s.ctx, s); err != nil {
+		err = fmt.Errorf("socket func: %w", err)
 	}
+	switch {
+	case err != nil && s.ctx.Err() != nil:
+		// The socket closed under a render that was reading the database: the page has gone, nothing failed.
+		s.hub.log.Debug("realtime: nothing written, socket closed", "user_id", s.UserID, "err", err)
+		return nil
+	case err != nil:
+		s.hub.log.Error("realtime: nothing written", "user_id", s.UserID, "err", err)
+		return nil
+	}
+	if len(frame) > 0 && o.event != nil && o.event.Kind == KindMessage && o.event.Message != nil {
+		s.written = append(s.written, o.event.Message.MessageDate)
+	}
+	return frame
 }
