@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -63,6 +64,20 @@ func TestBadLogSettingsStopTheServer(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%s: the refused start left %d files", env, len(entries))
+		}
+	}
+}
+
+// Administration commands log only problems, in LOG_FORMAT; an unknown format falls back to text.
+func TestQuietLoggerKeepsTheFormat(t *testing.T) {
+	for format, want := range map[string]string{"json": `{"time":`, "": "time=", "xml": "time="} {
+		t.Setenv("LOG_FORMAT", format)
+		var out bytes.Buffer
+		log := quietLogger(&out)
+		log.Info("ordinary")
+		log.Warn("a problem")
+		if got := out.String(); !strings.HasPrefix(got, want) || strings.Contains(got, "ordinary") || !strings.Contains(got, "a problem") {
+			t.Errorf("LOG_FORMAT=%q: logged %q; want one warning starting %q", format, got, want)
 		}
 	}
 }

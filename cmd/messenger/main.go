@@ -162,8 +162,12 @@ func newLogger() (*slog.Logger, error) {
 }
 
 // quietLogger is for administration commands: only problems are worth a log line, their output is
-// what they print.
+// what they print. They keep LOG_FORMAT, so a JSON log collector reads their lines too; an unknown
+// format falls back to text, since the command's own error says what went wrong.
 func quietLogger(w io.Writer) *slog.Logger {
+	if log, err := logging.New(w, "warn", os.Getenv("LOG_FORMAT")); err == nil {
+		return log
+	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
