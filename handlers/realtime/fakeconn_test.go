@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,9 +36,9 @@ type fakeConn struct {
 	closeOnce     sync.Once
 	mu            sync.Mutex
 	changed       chan struct{} // closed and replaced on every change
-	frames        []string // what the page applies, in order: the messages split at each "\n"
-	messages      int      // WebSocket messages written
-	blocked       int      // writes hanging on a blocked conn
+	frames        []string      // what the page applies, in order: the messages split at each "\n"
+	messages      int           // WebSocket messages written
+	blocked       int           // writes hanging on a blocked conn
 	controls      []controlFrame
 	closed        bool
 	released      bool
