@@ -98,6 +98,7 @@ type Server struct {
 	users      *userCache
 	presence   *presence
 	reads      *readQueue
+	announced  announcedUsers
 	sweepEvery time.Duration
 	regMode    Registration // who may create an account
 	pongWait   time.Duration
@@ -317,6 +318,7 @@ func (s *Server) Run(ctx context.Context) {
 	go s.heartbeat(ctx)
 	go s.publishPresence(ctx)
 	go s.markReads(ctx)
+	go s.watchNewUsers(ctx)
 	for ctx.Err() == nil {
 		if err := s.broker.Run(ctx, s.deliver); err != nil && ctx.Err() == nil {
 			s.log.Error("event broker stopped; restarting", "err", err)

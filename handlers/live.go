@@ -448,6 +448,9 @@ func (s *Server) deliver(ev realtime.Event) {
 	case realtime.KindPresence:
 		s.presence.merge(ev, s.instanceID)
 	case realtime.KindUser, realtime.KindProfile:
+		if ev.Kind == realtime.KindUser {
+			s.announced.add(ev.ActorID)
+		}
 		s.users.forget(ev.ActorID) // new, or renamed
 		fallthrough
 	case realtime.KindTyping:

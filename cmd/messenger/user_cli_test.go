@@ -37,6 +37,22 @@ func (u *httpUser) openSocket() *websocket.Conn {
 	return conn
 }
 
+// readUntil reads the socket until a frame holds want.
+func readUntil(t *testing.T, conn *websocket.Conn, want string) {
+	t.Helper()
+	// A bound on a wait that should end within a second or two, not a measurement.
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		_, frame, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("no frame with %s: %v", want, err)
+		}
+		if strings.Contains(string(frame), want) {
+			return
+		}
+	}
+}
+
 // closeCode reads the socket until the server closes it and returns the close code.
 func closeCode(t *testing.T, conn *websocket.Conn) int {
 	t.Helper()
@@ -88,6 +104,12 @@ func TestUserCommands(t *testing.T) {
 			if _, page := bob.get("/"); !strings.Contains(page, `data-user="alice"`) {
 				t.Fatal("bob's list does not offer alice, created from the shell")
 			}
+			// A user created while bob's page is open appears in his list at once, as one who registers.
+			bobSocket := bob.openSocket()
+			if code, _, stderr := run(testPassword+"\n", "user", "create", "carol"); code != 0 {
+				t.Fatalf("user create carol: exit %d, stderr %q", code, stderr)
+			}
+			readUntil(t, bobSocket, `data-user="carol"`)
 
 			alice := newHTTPUser(t, srv)
 			if code, _ := alice.signIn("alice", testPassword); code != http.StatusSeeOther {

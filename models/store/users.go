@@ -40,6 +40,28 @@ func (s *Store) UserByID(ctx context.Context, id int64) (models.User, error) {
 	return u, wrap("user by id", err)
 }
 
+// NewestUserID is the highest user id (0 with no users): where UsersAfter starts.
+func (s *Store) NewestUserID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	err := s.r(ctx).Raw(`SELECT MAX(user_id) FROM users`).Scan(&id).Error
+	return id.Int64, wrap("newest user id", err)
+}
+
+// UsersAfter returns up to limit enabled users whose id is above id, in id order, and the highest id
+// it looked at (id when none is newer): an instance learns of the users another process added
+// (messenger user create), which could not tell its sockets.
+func (s *Store) UsersAfter(ctx context.Context, id int64, limit int) ([]models.User, int64, error) {
+	var users []models.User
+	err := s.r(ctx).Where("user_id > ?", id).Order("user_id").Limit(limit).Find(&users).Error
+	if err != nil {
+		return nil, id, wrap("users after", err)
+	}
+	if n := len(users); n > 0 {
+		id = users[n-1].UserID
+	}
+	return slices.DeleteFunc(users, func(u models.User) bool { return u.DisabledAt != nil }), id, nil
+}
+
 // TouchUser records activity: last seen now, online without a socket until activeUntil.
 func (s *Store) TouchUser(ctx context.Context, userID int64, activeUntil time.Time) error {
 	err := s.q(ctx).Model(&models.User{}).Where("user_id = ?", userID).

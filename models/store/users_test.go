@@ -141,3 +141,34 @@ func TestUserByIDUnknown(t *testing.T) {
 		}
 	})
 }
+
+// UsersAfter gives the users newer than an id in id order, leaves disabled ones out but goes past
+// them, and NewestUserID is where it starts.
+func TestUsersAfter(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		if id, err := s.NewestUserID(ctx); err != nil || id != 0 {
+			t.Fatalf("NewestUserID with no users = %d, %v; want 0", id, err)
+		}
+		alice := createUser(t, s, "alice")
+		start, err := s.NewestUserID(ctx)
+		if err != nil || start != alice.UserID {
+			t.Fatalf("NewestUserID = %d, %v; want alice's %d", start, err, alice.UserID)
+		}
+		if users, next, err := s.UsersAfter(ctx, start, 10); err != nil || len(users) != 0 || next != start {
+			t.Fatalf("UsersAfter with nothing new = %v, %d, %v", users, next, err)
+		}
+		bob, carol, dave := createUser(t, s, "bob"), createUser(t, s, "carol"), createUser(t, s, "dave")
+		if _, err := s.DisableUser(ctx, carol.UserID, nil); err != nil {
+			t.Fatal(err)
+		}
+		users, next, err := s.UsersAfter(ctx, start, 2)
+		if err != nil || len(users) != 1 || users[0].UserID != bob.UserID || next != carol.UserID {
+			t.Fatalf("UsersAfter(limit 2) = %v, %d, %v; want bob, and carol's id as the next start", users, next, err)
+		}
+		users, next, err = s.UsersAfter(ctx, next, 2)
+		if err != nil || len(users) != 1 || users[0].UserID != dave.UserID || next != dave.UserID {
+			t.Fatalf("UsersAfter(carol) = %v, %d, %v; want dave", users, next, err)
+		}
+	})
+}
