@@ -447,10 +447,10 @@ func (s *Server) deliver(ev realtime.Event) {
 		err = s.completeRead(ctx, &ev)
 	case realtime.KindPresence:
 		s.presence.merge(ev, s.instanceID)
-	case realtime.KindUser, realtime.KindProfile:
-		if ev.Kind == realtime.KindUser {
-			s.announced.add(ev.ActorID)
-		}
+	case realtime.KindUser:
+		s.announced.add(ev.ActorID)
+		fallthrough
+	case realtime.KindProfile:
 		s.users.forget(ev.ActorID) // new, or renamed
 		fallthrough
 	case realtime.KindTyping:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"messenger/handlers/realtime"
+	"messenger/models"
 )
 
 // newUsersPoll is how often an instance looks for users nobody announced: those an administration
@@ -46,41 +47,34 @@ func (a *announcedUsers) take(id int64) bool {
 // would, until ctx ends. A registration whose announcement is still on its way when the watcher
 // reads its row arrives twice; the row replaces itself, so the page shows it once.
 func (s *Server) watchNewUsers(ctx context.Context) {
-	last, err := s.store.NewestUserID(ctx)
-	for err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("newest user id", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(newUsersPoll):
-		}
-		last, err = s.store.NewestUserID(ctx)
-	}
+	last := int64(-1) // not known yet: the first look, at once, only finds where to start
 	tick := time.NewTicker(newUsersPoll)
 	defer tick.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		users, newest, err := s.store.UsersAfter(ctx, last, 100)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("users after", "err", err)
+		var users []models.User
+		var err error
+		if last < 0 {
+			var newest int64
+			if newest, err = s.store.NewestUserID(ctx); err == nil {
+				last = newest
 			}
-			continue
+		} else {
+			users, last, err = s.store.UsersAfter(ctx, last, 100) // on error last stays
 		}
-		last = newest
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("look for new users", "err", err)
+		}
 		for _, u := range users {
 			if s.announced.take(u.UserID) {
 				continue
 			}
 			u.Password = ""
 			s.deliver(realtime.Event{Kind: realtime.KindUser, ActorID: u.UserID, Actor: &u})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }
