@@ -214,8 +214,9 @@ type socket struct {
 type socketCounters struct {
 	frames    atomic.Int64
 	bytes     atomic.Int64
-	lastFrame atomic.Int64 // unix nanoseconds of the newest frame on any socket
-	closed    atomic.Int64 // sockets that ended before this tool closed them
+	lastFrame atomic.Int64                // unix nanoseconds of the newest frame on any socket
+	closed    atomic.Int64                // sockets that ended before this tool closed them
+	watch     atomic.Pointer[fanOutWatch] // a fan-out probe's pattern, when one runs
 }
 
 func dialSocket(ctx context.Context, wsURL, origin string, u *user, id int) (*socket, error) {
@@ -270,6 +271,9 @@ func (s *socket) read(t *tracker, counters *socketCounters, errs *errorCounts, d
 		counters.frames.Add(1)
 		counters.bytes.Add(int64(len(data)))
 		counters.lastFrame.Store(at.UnixNano())
+		if w := counters.watch.Load(); w != nil {
+			w.saw(s.id, data, at)
+		}
 		for _, id := range clientIDs(data) {
 			t.arrive(s.id, s.owner.index, id, at)
 		}

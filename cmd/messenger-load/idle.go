@@ -24,6 +24,8 @@ type idleReport struct {
 	Bytes         int64
 	Before        *procSample // the server before the first socket opened
 	After         *procSample // and at the end of the hold, every socket still open
+	// After the hold: a new user's row reaching every socket, then their dot turning green on every one.
+	NewUser, Presence fanOut
 }
 
 func runIdle(ctx context.Context, cfg config, logw io.Writer) (*idleReport, error) {
@@ -62,7 +64,9 @@ func runIdle(ctx context.Context, cfg config, logw io.Writer) (*idleReport, erro
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("stopped while holding: %w", context.Cause(ctx))
 	}
-	return rep, nil
+	e.logf("probing: a new user registers, then opens a page")
+	rep.NewUser, rep.Presence, err = probeIdleFanOuts(ctx, e, set)
+	return rep, err
 }
 
 // rssPerSocket is the server's RSS growth from before connecting to the end of the hold, in KiB per
@@ -92,6 +96,14 @@ func (r *idleReport) write(w io.Writer) {
 		p("server RSS", "before connecting %s, after the hold %s: %.1f KiB per socket", mib(r.Before.RSSKiB), mib(r.After.RSSKiB), kib)
 		p("", "VmHWM %s, %d threads", mib(r.After.HWMKiB), r.After.Threads)
 	}
+	for _, f := range []struct {
+		name, what string
+		fanOut
+	}{{"new user", "row shown", r.NewUser}, {"presence", "dot green", r.Presence}} {
+		if f.Sockets > 0 {
+			p(f.name, "%s on %d of %d sockets; p50 %s, last %s from the request that made it", f.what, f.Reached, f.Sockets, fmtDur(f.P50), fmtDur(f.Last))
+		}
+	}
 	r.writeTail(p)
 }
 
@@ -110,6 +122,8 @@ func (r *idleReport) json() any {
 		"bytes":            r.Bytes,
 		"server_before":    toJSONProc(r.Before),
 		"server_after":     toJSONProc(r.After),
+		"new_user_fan_out": r.NewUser,
+		"presence_fan_out": r.Presence,
 	}
 	if kib, ok := r.rssPerSocket(); ok {
 		m["rss_kib_per_socket"] = kib

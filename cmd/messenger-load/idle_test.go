@@ -14,7 +14,8 @@ func TestIdleReport(t *testing.T) {
 	if r.complete() {
 		t.Fatal("complete() with 2 sockets that failed to open")
 	}
-	reportSays(t, r, "8 of 10 open", "4.0 connects/s", "2 failed", "25.0 KiB per socket")
+	r.Presence = fanOut{Sockets: 8, Reached: 7, P50: 20 * time.Millisecond, Last: 300 * time.Millisecond}
+	reportSays(t, r, "8 of 10 open", "4.0 connects/s", "2 failed", "25.0 KiB per socket", "dot green on 7 of 8 sockets; p50 20ms, last 300ms from the request")
 	if _, ok := (&idleReport{Sockets: 8}).rssPerSocket(); ok {
 		t.Fatal("rssPerSocket without /proc samples")
 	}
@@ -32,6 +33,11 @@ func TestIdleAgainstServer(t *testing.T) {
 	}
 	if rep.ConnectTime <= 0 || rep.HoldTime < time.Second || rep.Frames == 0 {
 		t.Fatalf("connect %s, hold %s, %d frames", rep.ConnectTime, rep.HoldTime, rep.Frames)
+	}
+	for name, f := range map[string]fanOut{"new user": rep.NewUser, "presence": rep.Presence} {
+		if f.Sockets != 8 || f.Reached != 8 || f.Last < f.P50 || f.P50 <= 0 {
+			t.Errorf("%s fan-out: %+v, want all 8 sockets reached", name, f)
+		}
 	}
 	if _, ok := rep.rssPerSocket(); !ok || rep.Before.RSSKiB == 0 || rep.After.RSSKiB == 0 {
 		t.Fatalf("server RSS before %+v, after %+v", rep.Before, rep.After)
