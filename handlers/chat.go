@@ -132,11 +132,11 @@ func (s *Server) older(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	me := currentUser(c)
-	older := views.OlderPage{Page: s.page(c, "Earlier messages"), Me: me, Partner: h.Partner, Messages: h.Messages, HasOlder: h.HasOlder}
+	older := views.OlderPage{Me: currentUser(c), Partner: h.Partner, Messages: h.Messages, HasOlder: h.HasOlder}
 	if isFragmentRequest(c) {
-		return render(c, http.StatusOK, views.OlderFragment(older))
+		return render(c, http.StatusOK, views.OlderFragment(older)) // messages only: no title to count for
 	}
+	older.Page = s.page(c, "Earlier messages")
 	return render(c, http.StatusOK, views.OlderMessagesPage(older))
 }
 
