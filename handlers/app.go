@@ -49,8 +49,8 @@ type Deps struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (and X-Forwarded-Host and -Proto) is
 	// believed; none: the peer is the client.
 	TrustedProxies []netip.Prefix
-	// HashWorkers bounds concurrent password hashing; 0: DefaultHashWorkers. Hashing also runs at the
-	// lowest priority (priority.go).
+	// HashWorkers bounds concurrent password hashing; 0: one less than the number of CPUs (at least
+	// one), so a flood of sign-ins always leaves the chat a core.
 	HashWorkers int
 	// HashQueueWait is how long a sign-in or registration waits for a hashing slot before it is
 	// answered "busy"; 0: 10 seconds.
@@ -117,10 +117,6 @@ type Server struct {
 
 // New builds the Fiber application and the server behind it. Call Server.Run to start its background
 // work (event delivery, presence heartbeat, session sweeping) and Server.Shutdown before exit.
-// DefaultHashWorkers is one less than the number of CPUs, at least one: a flood of sign-ins leaves
-// the chat a core where there are two or more.
-func DefaultHashWorkers() int { return max(1, runtime.NumCPU()-1) }
-
 func New(d Deps) (*fiber.App, *Server, error) {
 	if d.Store == nil || d.Logger == nil || len(d.SessionKeys) == 0 {
 		return nil, nil, errors.New("handlers: Store, Logger and SessionKeys are required")
@@ -130,7 +126,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		return nil, nil, err
 	}
 	if d.HashWorkers <= 0 {
-		d.HashWorkers = DefaultHashWorkers()
+		d.HashWorkers = max(1, runtime.NumCPU()-1)
 	}
 	if d.HashQueueWait <= 0 {
 		d.HashQueueWait = 10 * time.Second

@@ -181,8 +181,8 @@ func addressKey(a netip.Addr) string {
 	return a.String()
 }
 
-// hasher bounds concurrent argon2id work (19 MiB and tens of milliseconds each), and runs it at the
-// lowest priority, so a flood of sign-ins cannot starve the chat of CPU and memory.
+// hasher bounds concurrent argon2id work (19 MiB and tens of milliseconds each) so a flood of sign-ins
+// cannot starve the chat of CPU and memory.
 type hasher struct {
 	slots chan struct{}
 	wait  time.Duration
@@ -208,7 +208,7 @@ func (h *hasher) do(ctx context.Context, fn func() error) error {
 		return errHasherBusy
 	}
 	defer func() { <-h.slots }()
-	return runAtLowPriority(fn)
+	return fn()
 }
 
 // sweepThrottles deletes counts whose window has ended, and invitations long expired, as often as

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -259,10 +258,6 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	deps.Store, deps.Logger, deps.SessionKeys, deps.BaseURL, deps.Broker = db, log, keys, os.Getenv("BASE_URL"), broker
 	deps.Registration, deps.Flow, deps.Metrics = registration, flow, metrics.New()
-	// Each hash holds one of Go's Ps while it runs at the lowest priority (handlers: priority.go):
-	// one more P per hashing worker, so that a hash waiting for the CPU never holds a P the chat needs.
-	deps.HashWorkers = handlers.DefaultHashWorkers()
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + deps.HashWorkers)
 	app, srv, err := handlers.New(deps)
 	if err != nil {
 		return err
