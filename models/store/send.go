@@ -155,12 +155,14 @@ func (s *Store) commitLoop() {
 // until a batch's worth waits. The first send wakes the committer at once (a woken goroutine runs
 // next), before the senders behind it have read their frames: on a server with one core each commit
 // then carried a few messages, and the core sat idle through every fsync while senders waited.
-// When nothing else is ready to run, it returns at once.
+// When nothing else is ready to run, it returns at once; it gathers for a millisecond at most, since
+// what runs first need not be senders (a password hash holds the CPU for a whole time slice).
 func (snd *sender) gather() {
+	start := time.Now()
 	for n := len(snd.queue); n < maxBatch; {
 		runtime.Gosched()
 		m := len(snd.queue)
-		if m == n {
+		if m == n || time.Since(start) > time.Millisecond {
 			return
 		}
 		n = m
