@@ -20,7 +20,8 @@ import (
 // Group commit: every SendMessage hands its message to one committer goroutine, which writes whatever
 // has queued up meanwhile (at most maxBatch messages) in one transaction and answers each caller once
 // that transaction is durable. A lone sender waits for nothing but its own commit; under load a batch
-// grows to what arrived during the previous commit, so the cost of a commit (the fsync) is shared.
+// grows to what arrived during the previous commit and what the senders ready to run queue just
+// before it (gather), so the cost of a commit (the fsync) is shared.
 
 const (
 	// maxBatch bounds the messages of one transaction (and so the statements' parameter counts).
