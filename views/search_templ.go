@@ -77,7 +77,7 @@ func UserSearchForm(q string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" maxlength=\"100\" autocomplete=\"off\" placeholder=\"Search people or messages\" class=\"input min-w-0 flex-1\" hx-get=\"/\" hx-trigger=\"input changed delay:250ms, search\" hx-target=\"#user-list\" hx-swap=\"outerHTML\" hx-replace-url=\"true\" hx-sync=\"this:replace\"> <button type=\"submit\" class=\"btn-secondary shrink-0 px-3\" aria-label=\"Find people\" title=\"Find people\">People</button> <button type=\"submit\" formaction=\"/search\" class=\"btn-secondary shrink-0 px-3\" aria-label=\"Search messages\" title=\"Search messages\">Messages</button></form>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" maxlength=\"100\" autocomplete=\"off\" placeholder=\"Search…\" class=\"input min-w-0 flex-1\" hx-get=\"/\" hx-trigger=\"input changed delay:250ms, search\" hx-target=\"#user-list\" hx-swap=\"outerHTML\" hx-replace-url=\"true\" hx-sync=\"this:replace\"> <button type=\"submit\" class=\"btn-secondary shrink-0 px-3\" aria-label=\"Find people\" title=\"Find people\">People</button> <button type=\"submit\" formaction=\"/search\" class=\"btn-secondary shrink-0 px-3\" aria-label=\"Search messages\" title=\"Search messages\">Messages</button></form>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
