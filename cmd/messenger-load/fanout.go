@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -78,16 +79,8 @@ func probeFanOut(ctx context.Context, set *socketSet, pattern string, wait time.
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	times := make([]time.Duration, 0, len(w.after))
-	for _, d := range w.after {
-		times = append(times, d)
-	}
-	slices.Sort(times)
-	r := fanOut{Sockets: sockets, Reached: len(times)}
-	if len(times) > 0 {
-		r.P50, r.Last = times[len(times)/2], times[len(times)-1]
-	}
-	return r, w.frame, err
+	lat := summarize(slices.Collect(maps.Values(w.after)))
+	return fanOut{Sockets: sockets, Reached: lat.Count, P50: lat.P50, Last: lat.Max}, w.frame, err
 }
 
 // fanOutWait bounds how long a probe waits for the last socket.
