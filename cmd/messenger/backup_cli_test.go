@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite", to read the copy
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read the copy
 )
 
 // `messenger backup FILE` copies the SQLite database of a running server into a new private file that

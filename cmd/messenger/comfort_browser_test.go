@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	_ "github.com/glebarez/go-sqlite" // the "sqlite" driver, to date messages back in the server's file
+	_ "modernc.org/sqlite" // the "sqlite" driver, to date messages back in the server's file
 )
 
 // visibleTimesJS lists the bodies of the messages that show their own time (the last of each group).

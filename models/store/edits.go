@@ -106,7 +106,7 @@ func (s *Store) changeMessage(ctx context.Context, op string, senderID, recipien
 func (s *Store) ChangesAfter(ctx context.Context, conversationID, after int64, limit int) ([]models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
 	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.change_seq > 0 AND m.change_seq > ?
-		ORDER BY m.change_seq LIMIT ?`, conversationID, after, limit).Scan(&msgs).Error
+		ORDER BY m.change_seq`+limitClause(limit), conversationID, after).Scan(&msgs).Error
 	if err == nil {
 		if err = s.withPageAttachments(ctx, msgs); err == nil {
 			err = s.withQuotes(ctx, msgs)

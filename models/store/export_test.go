@@ -36,7 +36,7 @@ func (s *Store) ExplainHistory(ctx context.Context, viewerID int64, partnerName 
 	if s.dialect == migrations.SQLite {
 		explain = "EXPLAIN QUERY PLAN "
 	}
-	rows, err := s.readerDB.QueryContext(ctx, explain+historySQL[s.dialect], s.historyArgs(viewerID, partnerName, beforeID, limit)...)
+	rows, err := s.readerDB.QueryContext(ctx, explain+historySQL(s.dialect, limit+1), historyArgs(viewerID, partnerName, beforeID)...)
 	if err != nil {
 		return "", err
 	}

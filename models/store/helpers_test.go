@@ -4,8 +4,8 @@ import (
 	"database/sql"
 	"testing"
 
-	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite" for the raw handle
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" (storetest registers it as well)
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite" for the raw handle
 
 	"messenger/migrations"
 	"messenger/models"

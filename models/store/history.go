@@ -25,17 +25,20 @@ type History struct {
 }
 
 // historySQL finds the partner by username key, the viewer's username, their conversation, the
-// cursor message's seq and the page before it, in one statement. Every join before the page is a
-// unique lookup (one row at most), so the page is a keyset range on the unique index
+// cursor message's seq and the page before it (n rows at most), in one statement. Every join before the
+// page is a unique lookup (one row at most), so the page is a keyset range on the unique index
 // (conversation_id, seq), read backwards in index order and cut at the limit: the same work at any
 // depth. SQLite sees that through a flat join; PostgreSQL needs the page as a LATERAL subquery (it
 // would sort the whole conversation otherwise). Without a cursor (0) the page ends at the newest
 // message; with one that is not in this conversation cur.seq is NULL and the page empty. The
-// messages' usernames are the two users'. The text is kept short: SQLite's driver prepares it again on
-// every call.
-var historySQL = map[migrations.Dialect]string{
-	migrations.SQLite:   historyHead + `LEFT JOIN messages m ON m.conversation_id = c.conversation_id AND ` + historyRange + historyWhere + ` ORDER BY m.seq DESC LIMIT ?`,
-	migrations.Postgres: rebind(migrations.Postgres, historyHead+`LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.conversation_id = c.conversation_id AND `+historyRange+` ORDER BY m.seq DESC LIMIT ?) m ON true`+historyWhere),
+// messages' usernames are the two users'. The statement is prepared once per text (statements).
+func historySQL(dialect migrations.Dialect, n int) string {
+	if dialect == migrations.Postgres {
+		return rebind(dialect, historyHead+`LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.conversation_id = c.conversation_id AND `+
+			historyRange+` ORDER BY m.seq DESC`+limitClause(n)+`) m ON true`+historyWhere)
+	}
+	return historyHead + `LEFT JOIN messages m ON m.conversation_id = c.conversation_id AND ` + historyRange + historyWhere +
+		` ORDER BY m.seq DESC` + limitClause(n)
 }
 
 const (
@@ -54,12 +57,8 @@ LEFT JOIN messages cur ON cur.message_id = ? AND cur.conversation_id = c.convers
 WHERE p.username_key = ? AND p.user_id <> v.user_id`
 )
 
-func (s *Store) historyArgs(viewerID int64, partnerName string, beforeID int64, limit int) []any {
-	args := []any{viewerID, beforeID, beforeID, int64(math.MaxInt64), models.UsernameKey(partnerName), limit + 1}
-	if s.dialect == migrations.Postgres { // the limit comes before the WHERE
-		args[4], args[5] = args[5], args[4]
-	}
-	return args
+func historyArgs(viewerID int64, partnerName string, beforeID int64) []any {
+	return []any{viewerID, beforeID, beforeID, int64(math.MaxInt64), models.UsernameKey(partnerName)}
 }
 
 // History returns, in one query, the user named partnerName (ErrNotFound for no such user or the
@@ -67,7 +66,11 @@ func (s *Store) historyArgs(viewerID int64, partnerName string, beforeID int64, 
 // beforeID (0: the newest), oldest first. A beforeID that is not a message of this conversation is
 // ErrNotFound (with the partner set): a cursor from a URL names nothing of another pair's.
 func (s *Store) History(ctx context.Context, viewerID int64, partnerName string, beforeID int64, limit int) (History, error) {
-	rows, err := s.readerDB.QueryContext(ctx, historySQL[s.dialect], s.historyArgs(viewerID, partnerName, beforeID, limit)...)
+	stmt, err := s.stmts.get(ctx, s.readerDB, historySQL(s.dialect, limit+1))
+	if err != nil {
+		return History{}, wrap("history", err)
+	}
+	rows, err := stmt.QueryContext(ctx, historyArgs(viewerID, partnerName, beforeID)...)
 	if err != nil {
 		return History{}, wrap("history", err)
 	}

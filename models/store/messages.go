@@ -74,8 +74,7 @@ func (s *Store) MessagesBefore(ctx context.Context, conversationID, beforeSeq in
 		q += `AND m.seq < ? `
 		args = append(args, beforeSeq)
 	}
-	args = append(args, limit+1)
-	if err := s.r(ctx).Raw(q+`ORDER BY m.seq DESC LIMIT ?`, args...).Scan(&msgs).Error; err != nil {
+	if err := s.r(ctx).Raw(q+`ORDER BY m.seq DESC`+limitClause(limit+1), args...).Scan(&msgs).Error; err != nil {
 		return Page{}, wrap("messages before", err)
 	}
 	page := Page{HasOlder: len(msgs) > limit}
@@ -93,8 +92,8 @@ func (s *Store) MessagesBefore(ctx context.Context, conversationID, beforeSeq in
 // has seen afterSeq is missing.
 func (s *Store) MessagesAfter(ctx context.Context, conversationID, afterSeq int64, limit int) ([]models.ExtendedMessage, error) {
 	var msgs []models.ExtendedMessage
-	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
-		conversationID, afterSeq, limit).Scan(&msgs).Error
+	err := s.r(ctx).Raw(extendedSelect+`WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq`+limitClause(limit),
+		conversationID, afterSeq).Scan(&msgs).Error
 	if err == nil {
 		if err = s.withPageAttachments(ctx, msgs); err == nil {
 			err = s.withQuotes(ctx, msgs)

@@ -320,6 +320,17 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 
 	sizes := map[string]int{"conversations": len(pairs), "messages": len(rows), "conv-last": len(pairs), "notify": 1}
 
+	// SQLite's statements are prepared before the transaction takes the writer's only connection.
+	prepared := make(map[string]*sql.Stmt, len(sizes))
+	if s.dialect == migrations.SQLite {
+		for kind, n := range sizes {
+			if kind != "notify" {
+				if prepared[kind], err = s.stmts.get(ctx, s.sqlDB, s.batchText(kind, n)); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
 	tx, err := s.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
@@ -329,12 +340,21 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 			_ = tx.Rollback()
 		}
 	}()
-	exec := func(kind string, args ...any) error {
-		_, err := tx.ExecContext(ctx, s.batchText(kind, sizes[kind]), args...)
+	exec := func(kind string, args ...any) (err error) {
+		if stmt := prepared[kind]; stmt != nil {
+			_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, s.batchText(kind, sizes[kind]), args...)
+		}
 		return err
 	}
-	query := func(kind string, scan func(*sql.Rows) error, args ...any) error {
-		q, err := tx.QueryContext(ctx, s.batchText(kind, sizes[kind]), args...)
+	query := func(kind string, scan func(*sql.Rows) error, args ...any) (err error) {
+		var q *sql.Rows
+		if stmt := prepared[kind]; stmt != nil {
+			q, err = tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+		} else {
+			q, err = tx.QueryContext(ctx, s.batchText(kind, sizes[kind]), args...)
+		}
 		if err != nil {
 			return err
 		}
@@ -519,9 +539,10 @@ type stmtKey struct {
 	n    int
 }
 
-// batchText returns the statement of kind for n rows, built once. The text is not prepared here:
-// pgx keeps its own bounded cache of prepared statements per connection, and SQLite's driver parses
-// every call whatever database/sql is given.
+// batchText returns the statement of kind for n rows, built once. On PostgreSQL the text is run as it
+// is: pgx keeps its own bounded cache of prepared statements per connection (a batch may take any of the
+// pool's connections). SQLite's are prepared on its one writer connection (writeBatch): up to maxBatch
+// sizes of three kinds.
 func (s *Store) batchText(kind string, n int) string {
 	key := stmtKey{kind, n}
 	if q, ok := s.send.texts.Load(key); ok {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -42,6 +41,7 @@ type Store struct {
 	url      string
 	migrated migrations.Result
 	send     sender
+	stmts    statements
 }
 
 // Target says which database a DATABASE_URL names.
@@ -109,7 +109,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		// Switching a new file to WAL takes an exclusive lock without waiting for it: another process
 		// opening the same file at the same moment makes this fail once in a while; try again.
 		for attempt := 1; ; attempt++ {
-			db, err = gorm.Open(sqlite.Open(dsn), cfg)
+			db, err = gorm.Open(sqliteDialect{dsn: dsn}, cfg)
 			if err == nil || attempt == 50 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
 				break
 			}
@@ -150,7 +150,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		// Opened after the migrations, so the file is in WAL mode already. query_only: a write sent
 		// here by mistake fails instead of contending with the writer.
 		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)&_time_format=sqlite"
-		if reader, err = gorm.Open(sqlite.Open(dsn), cfg); err == nil {
+		if reader, err = gorm.Open(sqliteDialect{dsn: dsn}, cfg); err == nil {
 			readerDB, err = reader.DB()
 		}
 		if err != nil {
@@ -195,7 +195,7 @@ const (
 // Close lets queued sends finish and releases the connections.
 func (s *Store) Close() error {
 	s.stopCommitter()
-	err := s.sqlDB.Close()
+	err := errors.Join(s.stmts.close(), s.sqlDB.Close())
 	if s.readerDB != s.sqlDB {
 		err = errors.Join(err, s.readerDB.Close())
 	}
