@@ -96,6 +96,7 @@ type Server struct {
 	origin     string
 	recent     *recentMessages
 	users      *userCache
+	userFresh  time.Duration // how old a signed-in user's own row may be (the session cache's time)
 	presence   *presence
 	reads      *readQueue
 	announced  announcedUsers
@@ -172,6 +173,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		origin:         origin,
 		recent:         newRecentMessages(1024),
 		users:          newUserCache(),
+		userFresh:      d.Timeouts.CacheTTL(),
 		presence:       newPresence(),
 		reads:          newReadQueue(),
 		sweepEvery:     d.SessionSweep,

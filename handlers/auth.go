@@ -128,9 +128,11 @@ func (s *Server) logFailedSignIn(c *fiber.Ctx, client netip.Addr, username strin
 
 func (s *Server) signIn(c *fiber.Ctx, user models.User) error {
 	session.From(c).SignIn(user.UserID)
-	if err := s.store.TouchUser(c.UserContext(), user.UserID, time.Now().UTC().Add(activeWindow)); err != nil {
+	until := time.Now().UTC().Add(activeWindow)
+	if err := s.store.TouchUser(c.UserContext(), user.UserID, until); err != nil {
 		return err
 	}
+	s.users.active(user.UserID, &until)
 	s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindPresence, Up: []int64{user.UserID}})
 	s.logFor(c).Info("signed in", "user_id", user.UserID)
 	return c.Redirect("/", http.StatusSeeOther)
@@ -246,6 +248,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	if err := s.store.SignOffUser(c.UserContext(), me.UserID); err != nil {
 		return err
 	}
+	s.users.active(me.UserID, nil)
 	s.logFor(c).Info("signed out", "user_id", me.UserID)
 	return redirect(c, "/login")
 }
@@ -259,7 +262,7 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 	var user models.User
 	var err error
 	if id != 0 {
-		user, err = s.store.UserByID(c.UserContext(), id)
+		user, err = s.users.signedIn(c.UserContext(), s.store, id, s.userFresh)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -281,6 +284,7 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 			return err
 		}
 		user.ActiveUntil = &until
+		s.users.active(user.UserID, &until)
 	}
 	c.Locals(localsUser, user)
 	return c.Next()

@@ -148,6 +148,7 @@ func (s *Server) recordPresence(ctx context.Context, changes map[int64]bool) {
 			if err := s.store.SignOffUser(ctx, userID); err != nil {
 				s.log.Warn("record last seen", "user_id", userID, "err", err)
 			}
+			s.users.active(userID, nil)
 		}
 	}
 	for len(up)+len(down) > 0 {

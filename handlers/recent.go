@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"math"
 	"sync"
+	"time"
 
 	"messenger/models"
 	"messenger/models/store"
@@ -69,10 +71,13 @@ type userCache struct {
 	// spelled another way (case, width) is looked up in the store and not kept, so the map holds at
 	// most one entry per user whatever clients send.
 	ids map[string]int64
+	// loaded is when each row of byID was read: a signed-in request takes its own row from here only
+	// while it is fresh (signedIn).
+	loaded map[int64]time.Time
 }
 
 func newUserCache() *userCache {
-	return &userCache{byID: make(map[int64]models.User), ids: make(map[string]int64)}
+	return &userCache{byID: make(map[int64]models.User), ids: make(map[string]int64), loaded: make(map[int64]time.Time)}
 }
 
 // byUsername is the store's UserByUsername (without the password hash), from memory when it can.
@@ -101,30 +106,54 @@ func (c *userCache) byUsername(ctx context.Context, db *store.Store, username st
 	return u, nil
 }
 
+// get is the row of user id, from memory when held.
 func (c *userCache) get(ctx context.Context, db *store.Store, id int64) (models.User, error) {
+	return c.signedIn(ctx, db, id, time.Duration(math.MaxInt64))
+}
+
+// signedIn is the row of a signed-in user for their own request: from memory when it was read less than
+// maxAge ago, else from the store. A profile change drops the copy on every instance at once (forget);
+// what else may change (disabled, the online window) is at most maxAge old, as old as the session that
+// the request carries may be (the session cache's time), and the session of a disabled user ends on
+// every instance.
+func (c *userCache) signedIn(ctx context.Context, db *store.Store, id int64, maxAge time.Duration) (models.User, error) {
 	c.mu.Lock()
 	u, ok := c.byID[id]
+	fresh := ok && time.Since(c.loaded[id]) < maxAge
 	c.mu.Unlock()
-	if ok {
+	if fresh {
 		return u, nil
 	}
 	u, err := db.UserByID(ctx, id)
 	if err != nil {
 		return u, err
 	}
+	u.Password = "" // what the callers show never needs it
 	c.put(u)
 	return u, nil
+}
+
+// active records a new end of the user's online window in the copy (the store has it already).
+func (c *userCache) active(id int64, until *time.Time) {
+	c.mu.Lock()
+	if u, ok := c.byID[id]; ok {
+		u.ActiveUntil = until
+		c.byID[id] = u
+	}
+	c.mu.Unlock()
 }
 
 func (c *userCache) put(u models.User) {
 	u.Password = "" // what fragments show never needs it
 	c.mu.Lock()
 	c.byID[u.UserID] = u
+	c.loaded[u.UserID] = time.Now()
 	c.mu.Unlock()
 }
 
 func (c *userCache) forget(id int64) {
 	c.mu.Lock()
 	delete(c.byID, id)
+	delete(c.loaded, id)
 	c.mu.Unlock()
 }

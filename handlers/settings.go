@@ -91,6 +91,7 @@ func (s *Server) saveProfile(c *fiber.Ctx) error {
 		if err := s.store.UpdateProfile(c.UserContext(), me.UserID, p); err != nil {
 			return err
 		}
+		s.users.forget(me.UserID) // this instance's next request reads the new row (the event drops it elsewhere)
 		// The new name shows at once wherever a page shows it (users lists, conversation headers).
 		s.publish(c.UserContext(), realtime.Event{Kind: realtime.KindProfile, ActorID: me.UserID})
 		form.FirstName, form.LastName, form.Saved = p.FirstName, p.LastName, true
@@ -129,11 +130,16 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		form.Error = msgThrottled
 		return refuseTooMany(c, err, answer)
 	}
+	// The stored hash, read now: the request's row (requireUser) comes from memory without it.
+	stored, err := s.store.UserByID(ctx, me.UserID)
+	if err != nil {
+		return err
+	}
 	var ok bool
 	var hash string
-	err := s.hasher.do(ctx, func() error {
+	err = s.hasher.do(ctx, func() error {
 		var err error
-		if ok, err = models.VerifyPassword(current, me.Password); err != nil || !ok {
+		if ok, err = models.VerifyPassword(current, stored.Password); err != nil || !ok {
 			return err
 		}
 		hash, err = models.HashPassword(next)

@@ -50,6 +50,9 @@ var DefaultTimeouts = Timeouts{
 	Refresh: time.Minute, Cache: 5 * time.Second,
 }
 
+// CacheTTL is Cache, or its default when unset.
+func (t Timeouts) CacheTTL() time.Duration { return t.withDefaults().Cache }
+
 func (t Timeouts) withDefaults() Timeouts {
 	d := DefaultTimeouts
 	for _, f := range []struct{ v, def *time.Duration }{
