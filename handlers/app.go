@@ -26,6 +26,7 @@ import (
 	"messenger/models"
 	"messenger/models/store"
 	"messenger/static"
+	"messenger/views"
 )
 
 // Deps is everything the application needs from outside.
@@ -95,6 +96,7 @@ type Server struct {
 	dummyHash  string
 	origin     string
 	recent     *recentMessages
+	items      *views.ItemCache // messages as rendered for their viewers
 	users      *userCache
 	userFresh  time.Duration // how old a signed-in user's own row may be (the session cache's time)
 	presence   *presence
@@ -172,6 +174,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		hasher:         newHasher(d.HashWorkers, d.HashQueueWait, d.Metrics.HashWait),
 		origin:         origin,
 		recent:         newRecentMessages(1024),
+		items:          views.NewItemCache(itemCacheBytes),
 		users:          newUserCache(),
 		userFresh:      d.Timeouts.CacheTTL(),
 		presence:       newPresence(),
@@ -202,6 +205,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	s.hub = realtime.NewHub(realtime.HubConfig{
 		Logger:        d.Logger,
 		Render:        s.renderEvent,
+		Context:       views.WithItemCache(context.Background(), s.items),
 		QueueSize:     256,
 		OnPresence:    s.presenceChanged,
 		OfflineGrace:  d.OfflineGrace,
@@ -234,6 +238,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Use(s.accessLog)
 	app.Use(recover.New())
 	app.Use(s.securityHeaders)
+	app.Use(s.viewContext)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/manifest.webmanifest", s.manifest)

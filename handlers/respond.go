@@ -36,6 +36,15 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// itemCacheBytes bounds the rendered messages kept for reuse (views.ItemCache): some 40,000 of them.
+const itemCacheBytes = 32 << 20
+
+// viewContext gives the request's rendering the server's view caches.
+func (s *Server) viewContext(c *fiber.Ctx) error {
+	c.SetUserContext(views.WithItemCache(c.UserContext(), s.items))
+	return c.Next()
+}
+
 // render writes a component as an HTML response. Pages hold private conversations: never cached, and
 // the answer depends on whether htmx asked.
 func render(c *fiber.Ctx, status int, comp templ.Component) error {

@@ -1548,8 +1548,8 @@ func OlderMessagesPage(p OlderPage) templ.Component {
 	})
 }
 
-// MessageItem is one message, in pages and pushed over the socket alike.
-func MessageItem(me int64, m models.ExtendedMessage) templ.Component {
+// messageItem renders one message for the viewer me (MessageItem: from the cache when it can).
+func messageItem(me int64, m models.ExtendedMessage) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -205,10 +205,13 @@ func OlderID(a, b int64) string { return "older-" + PairKey(a, b) }
 
 func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
+// recentTime is how long shortTime leaves out the day.
+const recentTime = 20 * time.Hour
+
 // shortTime is shown before the browser's script (if any) rewrites it in local time.
 func shortTime(t time.Time) string {
 	t = t.UTC()
-	if time.Since(t) < 20*time.Hour {
+	if time.Since(t) < recentTime {
 		return t.Format("15:04") + " UTC"
 	}
 	return t.Format("2 Jan 15:04") + " UTC"

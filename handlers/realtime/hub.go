@@ -55,6 +55,9 @@ type HubConfig struct {
 	// socket stays closed this long.
 	OfflineGrace time.Duration
 	Render       Renderer // required
+	// Context carries the values the sockets' work reads (the views' caches); each socket's context
+	// is derived from it. Default: context.Background().
+	Context context.Context
 	// MaxPerUser and MaxPerSession cap a user's and a session's sockets on this instance (0: no
 	// cap); registering one more closes the oldest with CloseTooManySockets.
 	MaxPerUser    int
@@ -137,6 +140,9 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	if cfg.OfflineGrace <= 0 {
 		cfg.OfflineGrace = 4 * time.Second
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}

@@ -59,7 +59,7 @@ type closeReason struct {
 }
 
 func newSocket(h *Hub, userID int64, sessionID string, conn Conn) *Socket {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(h.cfg.Context)
 	return &Socket{
 		UserID:     userID,
 		SessionID:  sessionID,
