@@ -5,7 +5,7 @@ import (
 	"context"
 	"math"
 	"slices"
-	"time"
+	"strconv"
 
 	"messenger/migrations"
 	"messenger/models"
@@ -25,26 +25,37 @@ type History struct {
 }
 
 // historySQL finds the partner by username key, the viewer's username, their conversation, the
-// cursor message's seq and the page before it (n rows at most), in one statement. Every join before the
-// page is a unique lookup (one row at most), so the page is a keyset range on the unique index
-// (conversation_id, seq), read backwards in index order and cut at the limit: the same work at any
-// depth. SQLite sees that through a flat join; PostgreSQL needs the page as a LATERAL subquery (it
-// would sort the whole conversation otherwise). Without a cursor (0) the page ends at the newest
-// message; with one that is not in this conversation cur.seq is NULL and the page empty. The
-// messages' usernames are the two users'. The statement is prepared once per text (statements).
+// cursor message's seq and the page before it (n rows at most) with each message's attachment and the
+// start of the message it answers, in one statement. Every join but the page is a unique lookup (one
+// row at most), so the page is a keyset range on the unique index (conversation_id, seq), read
+// backwards in index order and cut at the limit: the same work at any depth. SQLite sees that through
+// a flat join; PostgreSQL needs the page as a LATERAL subquery (it would sort the whole conversation
+// otherwise). Without a cursor (0) the page ends at the newest message; with one that is not in this
+// conversation cur.seq is NULL and the page empty. The messages' usernames are the two users'. The
+// statement is prepared once per text (statements).
 func historySQL(dialect migrations.Dialect, n int) string {
 	if dialect == migrations.Postgres {
-		return rebind(dialect, historyHead+`LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.conversation_id = c.conversation_id AND `+
-			historyRange+` ORDER BY m.seq DESC`+limitClause(n)+`) m ON true`+historyWhere)
+		return rebind(dialect, historyHead(dialect)+`LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.conversation_id = c.conversation_id AND `+
+			historyRange+` ORDER BY m.seq DESC`+limitClause(n)+`) m ON true`+historyExtras+historyWhere)
 	}
-	return historyHead + `LEFT JOIN messages m ON m.conversation_id = c.conversation_id AND ` + historyRange + historyWhere +
+	return historyHead(dialect) + `LEFT JOIN messages m ON m.conversation_id = c.conversation_id AND ` + historyRange + historyExtras + historyWhere +
 		` ORDER BY m.seq DESC` + limitClause(n)
 }
 
-const (
-	historyHead = `SELECT p.user_id, p.first_name, p.last_name, p.gender, p.username, v.username, c.conversation_id, c.last_change, cur.seq,
-       m.message_id, m.seq, m.message_date, m.message_body, m.sender_user_id, m.unread, m.client_id,
-       m.edited_at, m.deleted_at, m.change_seq, m.reply_to_id
+// historyHead selects the columns. SQLite's times are read as their text, which decoder.time parses
+// with the format they are written in: the driver would try another format first for every value.
+func historyHead(dialect migrations.Dialect) string {
+	t := func(col string) string {
+		if dialect == migrations.Postgres {
+			return col
+		}
+		return "CAST(" + col + " AS TEXT)"
+	}
+	return `SELECT p.user_id, p.first_name, p.last_name, p.gender, p.username, v.username, c.conversation_id, c.last_change, cur.seq,
+       m.message_id, m.seq, ` + t("m.message_date") + `, m.message_body, m.sender_user_id, m.unread, m.client_id,
+       ` + t("m.edited_at") + `, ` + t("m.deleted_at") + `, m.change_seq, m.reply_to_id,
+       a.attachment_id, a.uploader_id, a.sha256, a.name, a.size, a.content_type, a.width, a.height, a.thumb_width, a.thumb_height, ` + t("a.created_at") + `,
+       q.message_id, qs.username, substr(q.message_body, 1, ` + strconv.Itoa(models.QuoteLen+1) + `), q.deleted_at IS NOT NULL
 FROM users p
 JOIN users v ON v.user_id = ?
 LEFT JOIN conversations c
@@ -52,7 +63,14 @@ LEFT JOIN conversations c
       AND c.user_high_id = CASE WHEN p.user_id < v.user_id THEN v.user_id ELSE p.user_id END
 LEFT JOIN messages cur ON cur.message_id = ? AND cur.conversation_id = c.conversation_id
 `
-	historyRange = `m.seq < CASE WHEN CAST(? AS BIGINT) = 0 THEN CAST(? AS BIGINT) ELSE cur.seq END`
+}
+
+const (
+	historyRange  = `m.seq < CASE WHEN CAST(? AS BIGINT) = 0 THEN CAST(? AS BIGINT) ELSE cur.seq END`
+	historyExtras = `
+LEFT JOIN attachments a ON a.message_id = m.message_id
+LEFT JOIN messages q ON q.message_id = m.reply_to_id
+LEFT JOIN users qs ON qs.user_id = q.sender_user_id`
 	historyWhere = `
 WHERE p.username_key = ? AND p.user_id <> v.user_id`
 )
@@ -78,32 +96,33 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 	var h History
 	p := &h.Partner
 	var viewerName string
-	var conv, lastChange, cursorSeq, id, seq, sender, changeSeq *int64
-	var date *time.Time
-	var edited, deleted *time.Time
-	var replyTo *int64
-	var body, clientID *string
-	var unread *bool
+	var conv, lastChange, cursorSeq *int64
+	// The page's columns are read as the driver gives them (no conversion through reflection) and
+	// decoded below: 35 columns of up to 51 rows are most of the work of a history page.
+	vals := make([]any, 35)
+	dests := make([]any, len(vals))
+	for i := range vals {
+		dests[i] = &vals[i]
+	}
 	found := false
 	for rows.Next() {
-		clientID, edited, deleted, replyTo = nil, nil, nil, nil // each message its own pointers
-		if err := rows.Scan(&p.UserID, &p.FirstName, &p.LastName, &p.Gender, &p.Username, &viewerName, &conv, &lastChange, &cursorSeq,
-			&id, &seq, &date, &body, &sender, &unread, &clientID, &edited, &deleted, &changeSeq, &replyTo); err != nil {
+		if err := rows.Scan(dests...); err != nil {
 			return History{}, wrap("history", err)
 		}
+		var d decoder
+		if !found {
+			p.UserID, p.FirstName, p.LastName, p.Gender, p.Username = d.int(vals[0]), d.str(vals[1]), d.str(vals[2]), models.Gender(d.int(vals[3])), d.str(vals[4])
+			viewerName, conv, lastChange, cursorSeq = d.str(vals[5]), optional(vals[6], d.int), optional(vals[7], d.int), optional(vals[8], d.int)
+		}
 		found = true
-		if id == nil {
-			continue
+		if vals[9] != nil {
+			m := d.historyMessage(vals[9:], viewerID, viewerName, p)
+			m.ConversationID = deref(conv)
+			h.Messages = append(h.Messages, m)
 		}
-		m := models.ExtendedMessage{Message: models.Message{MessageID: *id, ConversationID: *conv, Seq: *seq,
-			MessageDate: *date, MessageBody: *body, SenderUserID: *sender, Unread: *unread, ClientID: clientID,
-			EditedAt: edited, DeletedAt: deleted, ChangeSeq: *changeSeq, ReplyToID: replyTo}}
-		if *sender == viewerID {
-			m.RecipientUserID, m.SenderUsername, m.RecipientUsername = p.UserID, viewerName, p.Username
-		} else {
-			m.RecipientUserID, m.SenderUsername, m.RecipientUsername = viewerID, p.Username, viewerName
+		if d.err != nil {
+			return History{}, wrap("history", d.err)
 		}
-		h.Messages = append(h.Messages, m)
 	}
 	if err := rows.Err(); err != nil {
 		return History{}, wrap("history", err)
@@ -120,8 +139,27 @@ func (s *Store) History(ctx context.Context, viewerID int64, partnerName string,
 	if h.HasOlder = len(h.Messages) > limit; h.HasOlder {
 		h.Messages = h.Messages[1:]
 	}
-	if err := s.withQuotes(ctx, h.Messages); err != nil {
-		return History{}, err
+	return h, nil
+}
+
+// historyMessage decodes a message of a history page from its columns (from m.message_id on), with
+// its attachment and quote when it has them.
+func (d *decoder) historyMessage(v []any, viewerID int64, viewerName string, partner *models.User) models.ExtendedMessage {
+	m := models.ExtendedMessage{Message: models.Message{MessageID: d.int(v[0]), Seq: d.int(v[1]), MessageDate: d.time(v[2]),
+		MessageBody: d.str(v[3]), SenderUserID: d.int(v[4]), Unread: d.bool(v[5]), ClientID: optional(v[6], d.str),
+		EditedAt: optional(v[7], d.time), DeletedAt: optional(v[8], d.time), ChangeSeq: d.int(v[9]), ReplyToID: optional(v[10], d.int)}}
+	if m.SenderUserID == viewerID {
+		m.RecipientUserID, m.SenderUsername, m.RecipientUsername = partner.UserID, viewerName, partner.Username
+	} else {
+		m.RecipientUserID, m.SenderUsername, m.RecipientUsername = viewerID, partner.Username, viewerName
 	}
-	return h, s.withPageAttachments(ctx, h.Messages)
+	if a := v[11:22]; a[0] != nil {
+		m.Attachment = &models.Attachment{AttachmentID: d.int(a[0]), MessageID: m.MessageID, UploaderID: d.int(a[1]), SHA256: d.str(a[2]),
+			Name: d.str(a[3]), Size: d.int(a[4]), ContentType: d.str(a[5]), Width: int(d.int(a[6])), Height: int(d.int(a[7])),
+			ThumbWidth: int(d.int(a[8])), ThumbHeight: int(d.int(a[9])), CreatedAt: d.time(a[10])}
+	}
+	if q := v[22:26]; q[0] != nil {
+		m.ReplyTo = &models.Quote{MessageID: d.int(q[0]), SenderUsername: d.str(q[1]), Body: d.str(q[2]), Deleted: d.bool(q[3])}
+	}
+	return m
 }

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"messenger/models"
 	"messenger/models/store"
 	"messenger/models/store/storetest"
 )
@@ -118,4 +121,83 @@ func TestHistoryUsesIndex(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The history page reads messages with its own query and decoding: it must give what the other
+// readers give, attachment, quote, edit, deletion and times included.
+func TestHistoryReadsMessagesAsTheOtherReaders(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
+		first := send(t, s, alice, bob, "a question?")
+		gone := send(t, s, bob, alice, "soon deleted")
+		att := &models.Attachment{SHA256: strings.Repeat("ab", 32), Name: "cat.png", Size: 1234, ContentType: "image/png",
+			Width: 800, Height: 600, ThumbWidth: 480, ThumbHeight: 360}
+		for _, in := range []store.SendInput{
+			{SenderID: bob.UserID, RecipientID: alice.UserID, Body: "an answer", ClientID: "c-1", ReplyToID: first.MessageID},
+			{SenderID: alice.UserID, RecipientID: bob.UserID, Body: "a picture", Attachment: att},
+			{SenderID: alice.UserID, RecipientID: bob.UserID, Body: "to the deleted one", ReplyToID: gone.MessageID},
+		} {
+			if _, _, err := s.SendMessage(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.EditMessage(ctx, alice.UserID, bob.UserID, first.MessageID, "a better question?"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DeleteMessage(ctx, bob.UserID, alice.UserID, gone.MessageID); err != nil {
+			t.Fatal(err)
+		}
+		conv := conversation(t, s, alice, bob)
+		want, err := s.MessagesAfter(ctx, conv.ConversationID, 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.History(ctx, alice.UserID, "bob", 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		utc := func(msgs []models.ExtendedMessage) []models.ExtendedMessage {
+			out := slices.Clone(msgs)
+			for i := range out {
+				m := &out[i]
+				m.MessageDate = m.MessageDate.UTC()
+				for _, p := range []**time.Time{&m.EditedAt, &m.DeletedAt} {
+					if *p != nil {
+						u := (*p).UTC()
+						*p = &u
+					}
+				}
+				if m.Attachment != nil {
+					a := *m.Attachment
+					a.CreatedAt = a.CreatedAt.UTC()
+					m.Attachment = &a
+				}
+			}
+			return out
+		}
+		got, wantUTC := utc(h.Messages), utc(want)
+		if len(got) != 5 || !reflect.DeepEqual(got, wantUTC) {
+			t.Fatalf("history page:\n%s\nthe messages read after 0:\n%s", dump(got), dump(wantUTC))
+		}
+		if got[2].ReplyTo == nil || got[2].ReplyTo.Body != "a better question?" || got[4].ReplyTo == nil || !got[4].ReplyTo.Deleted ||
+			got[3].Attachment == nil || got[1].DeletedAt == nil || got[0].EditedAt == nil {
+			t.Fatalf("the page lacks what was sent:\n%s", dump(got))
+		}
+	})
+}
+
+func dump(msgs []models.ExtendedMessage) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "%+v", m)
+		if m.Attachment != nil {
+			fmt.Fprintf(&b, " attachment %+v", *m.Attachment)
+		}
+		if m.ReplyTo != nil {
+			fmt.Fprintf(&b, " quote %+v", *m.ReplyTo)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
