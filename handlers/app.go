@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -262,6 +263,8 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		Origins:         []string{"*"}, // checked in s.upgrade against BASE_URL or the Host, before the upgrade
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
+		// A socket holds a write buffer only while it writes: most sockets are idle most of the time.
+		WriteBufferPool: &sync.Pool{},
 	}))
 	app.Get("/chat/:username", s.requireUser, s.chat)
 	app.Get("/chat/:username/messages", s.requireUser, s.older)
