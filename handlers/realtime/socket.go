@@ -21,8 +21,8 @@ type Socket struct {
 
 	hub    *Hub
 	conn   Conn
-	order  uint64 // registration order, set under hub.mu
-	queue  chan outgoing
+	order  uint64           // registration order, set under hub.mu
+	queue  *queue[outgoing] // holds memory only while something waits in it: most sockets are idle
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -45,7 +45,7 @@ type Socket struct {
 
 // outgoing is one of: an event to render, or a func to run.
 // The event is a pointer shared by every recipient, which keeps each
-// socket's preallocated queue small.
+// socket's queue small.
 type outgoing struct {
 	event *Event
 	do    func(ctx context.Context, s *Socket) ([]byte, error)
@@ -65,7 +65,7 @@ func newSocket(h *Hub, userID int64, sessionID string, conn Conn) *Socket {
 		SessionID:  sessionID,
 		hub:        h,
 		conn:       conn,
-		queue:      make(chan outgoing, h.cfg.QueueSize),
+		queue:      newQueue[outgoing](h.cfg.QueueSize),
 		ctx:        ctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
@@ -95,16 +95,14 @@ func (s *Socket) enqueue(o outgoing) bool {
 		return false
 	default:
 	}
-	select {
-	case s.queue <- o:
+	if s.queue.push(o) {
 		return true
-	default:
-		s.hub.log.Warn("realtime: outgoing queue full, closing slow socket",
-			"user_id", s.UserID, "queue_size", cap(s.queue))
-		s.hub.cfg.Observer.SlowSocketDropped(false)
-		s.close(closeReason{})
-		return false
 	}
+	s.hub.log.Warn("realtime: outgoing queue full, closing slow socket",
+		"user_id", s.UserID, "queue_size", s.hub.cfg.QueueSize)
+	s.hub.cfg.Observer.SlowSocketDropped(false)
+	s.close(closeReason{})
+	return false
 }
 
 // close is safe from any goroutine; the first reason wins.
@@ -167,11 +165,12 @@ func (s *Socket) writeLoop() {
 // maxCoalesced bounds the bytes one WebSocket message gathers from a backlog (see pump).
 const maxCoalesced = 64 << 10
 
-// pump writes until the socket is closed (nil) or a write fails. What is queued behind the item it
-// takes goes out in the same WebSocket message: every frame is a list of out-of-band fragments, which
-// the page applies in order, so frames that waited together cost one message and one write instead
-// of one each. A socket that keeps up sends one frame per message; one that falls behind catches up in
-// fewer, larger writes, as a group commit does.
+// pump writes until the socket is closed (nil) or a write fails. It takes everything queued at once
+// and writes it in as few WebSocket messages as maxCoalesced allows: every frame is a list of
+// out-of-band fragments, which the page applies in order, so frames that waited together cost one
+// message and one write instead of one each. A socket that keeps up sends one frame per message; one
+// that falls behind catches up in fewer, larger writes, as a group commit does. While the writer
+// works on what it took, the queue can fill again: a stuck write is noticed when it does.
 func (s *Socket) pump() error {
 	ping := time.NewTicker(s.hub.cfg.PingInterval)
 	defer ping.Stop()
@@ -186,13 +185,9 @@ func (s *Socket) pump() error {
 		select {
 		case <-s.done:
 			return nil
-		case o := <-s.queue:
-			frame := s.frameFor(o)
-			if len(s.queue) > 0 {
-				buf = s.gather(append(buf[:0], frame...))
-				frame = buf
-			}
-			if err := s.write(frame); err != nil {
+		case <-s.queue.ready():
+			var err error
+			if buf, err = s.writeAll(s.queue.take(), buf); err != nil {
 				return err
 			}
 			if cap(buf) > maxCoalesced {
@@ -206,23 +201,28 @@ func (s *Socket) pump() error {
 	}
 }
 
-// gather appends to buf the frames of what is queued, up to maxCoalesced bytes, until the socket
-// closes.
-func (s *Socket) gather(buf []byte) []byte {
-	for len(buf) < maxCoalesced {
+// writeAll renders items in order and writes their frames, gathered in buf up to maxCoalesced bytes
+// per message, until the socket closes. It returns buf for reuse.
+func (s *Socket) writeAll(items []outgoing, buf []byte) ([]byte, error) {
+	if len(items) == 1 { // the usual case: the frame is written as rendered, shared bytes and all
+		return buf, s.write(s.frameFor(items[0]))
+	}
+	buf = buf[:0]
+	for _, o := range items {
 		select {
 		case <-s.done:
-			return buf
+			return buf, nil
 		default:
 		}
-		select {
-		case o := <-s.queue:
-			buf = append(buf, s.frameFor(o)...)
-		default:
-			return buf
+		buf = append(buf, s.frameFor(o)...)
+		if len(buf) >= maxCoalesced {
+			if err := s.write(buf); err != nil {
+				return buf, err
+			}
+			buf = buf[:0]
 		}
 	}
-	return buf
+	return buf, s.write(buf)
 }
 
 // write sends one text message; nothing to send is not an error.
