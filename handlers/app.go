@@ -222,9 +222,13 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	d.Store.ObserveBatches(d.Metrics.ObserveBatch)
 
 	app := fiber.New(fiber.Config{
-		AppName:               "messenger",
-		BodyLimit:             64 * 1024,
-		ReadBufferSize:        16 * 1024,
+		AppName:        "messenger",
+		BodyLimit:      64 * 1024,
+		ReadBufferSize: 16 * 1024,
+		// A connection holds its read and write buffers only while a request is read or answered, not
+		// while it idles between requests or carries a socket (after the upgrade the socket reads the
+		// connection itself): 16 KiB less for each of thousands of idle sockets.
+		ReduceMemoryUsage:     true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
