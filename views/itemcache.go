@@ -32,6 +32,11 @@ type itemEntry struct {
 	html  []byte
 }
 
+// size is about the memory an entry holds: its HTML, the texts its stamp keeps, and the rest.
+func (e *itemEntry) size() int {
+	return len(e.html) + len(e.stamp.body) + len(e.stamp.quote.Body) + 512
+}
+
 // itemStamp is every input of messageItem but the viewer (in the key) and the focus (never cached).
 // TestItemStampCoversTheRendering changes each field of a message and checks that the stamp changes
 // whenever the HTML does.
@@ -108,10 +113,10 @@ func (c *ItemCache) put(k itemKey, e *itemEntry) {
 
 func (c *ItemCache) putLocked(k itemKey, e *itemEntry) {
 	if old, ok := c.cur[k]; ok {
-		c.curBytes -= len(old.html)
+		c.curBytes -= old.size()
 	}
 	c.cur[k] = e
-	c.curBytes += len(e.html)
+	c.curBytes += e.size()
 	if c.curBytes >= c.genBytes {
 		c.prev, c.cur, c.curBytes = c.cur, make(map[itemKey]*itemEntry, len(c.cur)), 0
 	}

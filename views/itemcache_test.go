@@ -218,7 +218,7 @@ func TestItemCacheStaysWithinItsBound(t *testing.T) {
 	kept := 0
 	for _, gen := range []map[itemKey]*itemEntry{c.cur, c.prev} {
 		for _, e := range gen {
-			kept += len(e.html)
+			kept += e.size()
 		}
 	}
 	if kept > bound || kept < bound/4 {
