@@ -54,6 +54,9 @@ type Deps struct {
 	// HashWorkers bounds concurrent password hashing; 0: one less than the number of CPUs (at least
 	// one), so a flood of sign-ins always leaves the chat a core.
 	HashWorkers int
+	// Passwords hashes and checks passwords (hashproc.Pool: in child processes at low priority);
+	// nil: in this process.
+	Passwords Passwords
 	// HashQueueWait is how long a sign-in or registration waits for a hashing slot before it is
 	// answered "busy"; 0: 10 seconds.
 	HashQueueWait time.Duration
@@ -132,6 +135,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if d.HashWorkers <= 0 {
 		d.HashWorkers = max(1, runtime.NumCPU()-1)
 	}
+	if d.Passwords == nil {
+		d.Passwords = inProcess{}
+	}
 	if d.HashQueueWait <= 0 {
 		d.HashQueueWait = 10 * time.Second
 	}
@@ -172,7 +178,7 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		broker:         d.Broker,
 		instanceID:     newInstanceID(),
 		throttle:       newThrottle(d.Store, d.LoginLimit, d.RegisterLimit),
-		hasher:         newHasher(d.HashWorkers, d.HashQueueWait, d.Metrics.HashWait),
+		hasher:         newHasher(d.HashWorkers, d.HashQueueWait, d.Metrics.HashWait, d.Passwords),
 		origin:         origin,
 		recent:         newRecentMessages(1024),
 		items:          views.NewItemCache(itemCacheBytes),

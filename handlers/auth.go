@@ -79,7 +79,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	var ok bool
 	err = s.hasher.do(ctx, func() error {
 		var verr error
-		ok, verr = models.VerifyPassword(password, hash)
+		ok, verr = s.hasher.Verify(password, hash)
 		return verr
 	})
 	if errors.Is(err, errHasherBusy) {
@@ -203,7 +203,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 			return store.ErrConflict
 		}
 		var herr error
-		user.Password, herr = models.HashPassword(raw["password"])
+		user.Password, herr = s.hasher.Hash(raw["password"])
 		return herr
 	})
 	if err == nil {

@@ -139,10 +139,10 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	var hash string
 	err = s.hasher.do(ctx, func() error {
 		var err error
-		if ok, err = models.VerifyPassword(current, stored.Password); err != nil || !ok {
+		if ok, err = s.hasher.Verify(current, stored.Password); err != nil || !ok {
 			return err
 		}
-		hash, err = models.HashPassword(next)
+		hash, err = s.hasher.Hash(next)
 		return err
 	})
 	if errors.Is(err, errHasherBusy) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"messenger/models"
 	"messenger/models/store"
 )
 
@@ -184,6 +185,7 @@ func addressKey(a netip.Addr) string {
 // hasher bounds concurrent argon2id work (19 MiB and tens of milliseconds each) so a flood of sign-ins
 // cannot starve the chat of CPU and memory.
 type hasher struct {
+	Passwords
 	slots chan struct{}
 	wait  time.Duration
 	// waited is told how long each caller waited for a slot (metrics).
@@ -192,8 +194,22 @@ type hasher struct {
 
 var errHasherBusy = errors.New("password hashing queue is full")
 
-func newHasher(workers int, wait time.Duration, waited interface{ Observe(float64) }) *hasher {
-	return &hasher{slots: make(chan struct{}, workers), wait: wait, waited: waited}
+func newHasher(workers int, wait time.Duration, waited interface{ Observe(float64) }, p Passwords) *hasher {
+	return &hasher{Passwords: p, slots: make(chan struct{}, workers), wait: wait, waited: waited}
+}
+
+// Passwords hashes and checks passwords: models.HashPassword and VerifyPassword, wherever they run.
+type Passwords interface {
+	Hash(password string) (string, error)
+	Verify(password, hash string) (bool, error)
+}
+
+// inProcess hashes on the calling goroutine.
+type inProcess struct{}
+
+func (inProcess) Hash(password string) (string, error) { return models.HashPassword(password) }
+func (inProcess) Verify(password, hash string) (bool, error) {
+	return models.VerifyPassword(password, hash)
 }
 
 func (h *hasher) do(ctx context.Context, fn func() error) error {

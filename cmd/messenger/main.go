@@ -23,6 +23,7 @@ import (
 
 	"messenger/handlers"
 	"messenger/handlers/realtime"
+	"messenger/internal/hashproc"
 	"messenger/internal/logging"
 	"messenger/internal/metrics"
 	"messenger/migrations"
@@ -56,6 +57,9 @@ var commands = []command{
 }
 
 func main() {
+	if os.Getenv(hashproc.EnvVar) == "1" { // a child of a server, hashing passwords (serve)
+		os.Exit(hashproc.Main())
+	}
 	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -258,6 +262,15 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	deps.Store, deps.Logger, deps.SessionKeys, deps.BaseURL, deps.Broker = db, log, keys, os.Getenv("BASE_URL"), broker
 	deps.Registration, deps.Flow, deps.Metrics = registration, flow, metrics.New()
+	// Passwords are hashed in children of this binary at the lowest priority, so that a rush of
+	// sign-ins waits for the CPU instead of the chats beside it.
+	if exe, err := os.Executable(); err == nil {
+		passwords := hashproc.NewPool(exe, log)
+		defer passwords.Close()
+		deps.Passwords = passwords
+	} else {
+		log.Warn("password hashing runs in the server process", "err", err)
+	}
 	app, srv, err := handlers.New(deps)
 	if err != nil {
 		return err
