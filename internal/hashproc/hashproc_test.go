@@ -82,45 +82,31 @@ func TestPoolHashesAndChecksInLowPriorityChildren(t *testing.T) {
 	}
 }
 
-// A child that stops answering is killed after the pool's timeout, and the call runs on a new child.
-func TestPoolReplacesAStuckChild(t *testing.T) {
-	p, _ := newPool(t)
-	p.timeout = 200 * time.Millisecond
-	hash, err := p.Hash("pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stuck := p.Pids()[0]
-	if err := syscall.Kill(stuck, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := p.Verify("pw", hash); !ok || err != nil {
-		t.Fatalf("after its child stopped: %v %v", ok, err)
-	}
-	if pids := p.Pids(); len(pids) != 1 || pids[0] == stuck {
-		t.Fatalf("children %v after %d stopped answering, want one new", pids, stuck)
-	}
-	if err := syscall.Kill(stuck, 0); err == nil {
-		t.Fatalf("the stuck child %d is still there", stuck)
-	}
-}
-
-// A child killed from outside costs no call: the call runs again on a new child.
-func TestPoolReplacesAKilledChild(t *testing.T) {
-	p, _ := newPool(t)
-	hash, err := p.Hash("pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := p.Pids()[0]
-	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := p.Verify("pw", hash); !ok || err != nil {
-		t.Fatalf("after its child was killed: %v %v", ok, err)
-	}
-	if pids := p.Pids(); len(pids) != 1 || pids[0] == old {
-		t.Fatalf("children %v after %d was killed, want one new", pids, old)
+// A child killed from outside, or one that stops answering (killed after the pool's timeout), costs
+// no call: the call runs again on a new child, and the old one is gone.
+func TestPoolReplacesAKilledOrStuckChild(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p, _ := newPool(t)
+			p.timeout = 200 * time.Millisecond
+			hash, err := p.Hash("pw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := p.Pids()[0]
+			if err := syscall.Kill(old, sig); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := p.Verify("pw", hash); !ok || err != nil {
+				t.Fatalf("after its child got %v: %v %v", sig, ok, err)
+			}
+			if pids := p.Pids(); len(pids) != 1 || pids[0] == old {
+				t.Fatalf("children %v after %d got %v, want one new", pids, old, sig)
+			}
+			if err := syscall.Kill(old, 0); err == nil {
+				t.Fatalf("the old child %d is still there", old)
+			}
+		})
 	}
 }
 
