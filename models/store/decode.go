@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// decoder turns the values a driver gives for columns (scanned into any: no conversion through
-// reflection, no allocation per column) into Go values. SQLite gives int64, string (times too, when
-// read as text) and time.Time (columns declared DATETIME); PostgreSQL also int32, int16 and bool. A value of another type sets err, kept
-// from the first one.
+// decoder turns the values a driver gives for columns (scanned into any, so database/sql converts
+// nothing through reflection) into Go values. SQLite gives int64, string (times too, when read as
+// text) and time.Time (columns declared DATETIME); PostgreSQL also int32, int16 and bool. A value of
+// another type sets err, kept from the first one.
 type decoder struct{ err error }
 
 func (d *decoder) fail(want string, v any) {
@@ -62,9 +62,8 @@ func (d *decoder) bool(v any) bool {
 // timeLayouts are the forms a time may have in SQLite's text: the one the store writes first, then
 // those the driver reads (SQLite's own CURRENT_TIMESTAMP among them) and time.Time.String's.
 var timeLayouts = []string{
-	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999Z07:00", // Z07:00 reads an offset and Z alike
 	"2006-01-02T15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999",
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04",
