@@ -164,17 +164,18 @@ func NewHub(cfg HubConfig) *Hub {
 	return h
 }
 
-// Register adds a socket for an upgraded connection and starts its writer.
+// Register adds a socket for an upgraded connection; its writer starts when it has something to write.
 // The handler must call Unregister before it returns.
 func (h *Hub) Register(userID int64, sessionID string, conn Conn) *Socket {
 	s := newSocket(h, userID, sessionID, conn)
-	// The writer starts only once s is indexed: if it failed and closed s
-	// earlier, s would be indexed after its removal and linger.
+	// Nothing can start its writer before s is indexed: a writer that failed
+	// and closed s earlier would remove it before it was indexed, and s would
+	// linger. The ping timer is set under the lock for the same reason (close,
+	// which its writer may call, waits for the lock).
 	h.mu.Lock()
 	if h.shutdown {
 		h.mu.Unlock()
-		go s.writeLoop()
-		s.close(closeReason{code: closeServiceRestart, text: "service restart"})
+		s.close(closeReason{code: closeServiceRestart, text: "service restart"}) // starts a writer to say so
 		return s
 	}
 	sockets := h.byUser[userID]
@@ -191,6 +192,7 @@ func (h *Hub) Register(userID int64, sessionID string, conn Conn) *Socket {
 	}
 	h.registered++
 	s.order = h.registered
+	s.startPinging()
 	sockets[s] = struct{}{}
 	var evicted []*Socket
 	if sessionID != "" {
@@ -205,7 +207,6 @@ func (h *Hub) Register(userID int64, sessionID string, conn Conn) *Socket {
 	evicted = oldest(sockets, h.cfg.MaxPerUser, evicted)
 	h.count++
 	h.mu.Unlock()
-	go s.writeLoop()
 	// Closed after the lock is released: close takes it to remove them.
 	for _, old := range evicted {
 		old.close(closeReason{code: CloseTooManySockets, text: "too many open pages"})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -604,6 +605,34 @@ func TestPing(t *testing.T) {
 		t.Fatal("socket whose ping failed is still registered")
 	}
 	h.Unregister(dead)
+}
+
+// An idle socket keeps no writer goroutine: a writer starts when something is queued and ends when
+// the queue is empty, and the next event starts another.
+func TestIdleSocketsKeepNoWriter(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	const n = 200
+	before := runtime.NumGoroutine()
+	conns := make([]*fakeConn, n)
+	sockets := make([]*Socket, n)
+	for i := range n {
+		conns[i] = newFakeConn()
+		sockets[i] = h.Register(int64(i+1), "s"+strconv.Itoa(i), conns[i])
+	}
+	for round := 1; round <= 2; round++ {
+		for i := range n {
+			h.Deliver(messageEvent(int64(round), int64(i+1)))
+		}
+		for _, c := range conns {
+			c.waitFrames(t, round)
+		}
+		eventually(t, "the writers of idle sockets to end", func() bool { return runtime.NumGoroutine() < before+n/10 })
+	}
+	for i, s := range sockets {
+		h.Unregister(s)
+		conns[i].release()
+		conns[i].checkViolations(t)
+	}
 }
 
 func TestDeliverToUsersOnce(t *testing.T) {

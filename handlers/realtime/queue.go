@@ -9,11 +9,49 @@ type queue[T any] struct {
 	mu     sync.Mutex
 	items  []T
 	limit  int
-	signal chan struct{}
+	signal chan struct{} // nil when the consumer runs on demand
+	// running: the on-demand consumer runs (or has ended for good, and none may start again).
+	running bool
 }
 
+// newQueue makes a queue for a consumer that lives as long as the queue: it waits on ready, then
+// takes everything.
 func newQueue[T any](limit int) *queue[T] {
 	return &queue[T]{limit: limit, signal: make(chan struct{}, 1)}
+}
+
+// newDemandQueue makes a queue whose consumer is a goroutine started when something arrives (offer
+// says when) and ended when nothing is left (next says when), so an idle queue costs no goroutine.
+func newDemandQueue[T any](limit int) *queue[T] {
+	return &queue[T]{limit: limit}
+}
+
+// offer appends all items or none, like push; force ignores the limit. start means that no
+// consumer runs: the caller must start one. Only one runs at a time.
+func (q *queue[T]) offer(force bool, items ...T) (ok, start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !force && q.limit > 0 && len(q.items)+len(items) > q.limit {
+		return false, false
+	}
+	q.items = append(q.items, items...)
+	start = !q.running
+	q.running = true
+	return true, start
+}
+
+// next removes and returns everything queued, for the on-demand consumer. Nothing means the
+// consumer must end now: it is marked ended under the same lock as offer, so the next offer starts
+// another and no item is left without one. A consumer that ends for good stops calling next.
+func (q *queue[T]) next() []T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	if len(items) == 0 {
+		q.running = false
+	}
+	return items
 }
 
 // push appends all items or none; false means the queue would exceed its limit.

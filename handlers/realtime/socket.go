@@ -12,11 +12,16 @@ import (
 
 // Socket is one registered WebSocket. Its writer goroutine is the only one
 // that writes to the connection: fasthttp/websocket panics on concurrent writes.
+// The writer runs only while there is something to write (see writeLoop): most
+// sockets are idle, and an idle one keeps no goroutine of its own besides its
+// handler's reader.
 type Socket struct {
 	UserID    int64
 	SessionID string
-	// State belongs to the writer goroutine: the Renderer and Do funcs may
-	// read and write it without locks, nothing else may touch it.
+	// State belongs to the writer: the Renderer and Do funcs may read and write
+	// it without locks, nothing else may touch it. Writers run one after another
+	// (the queue starts one only when the last has ended), so it passes between
+	// them as it would within one goroutine.
 	State any
 
 	hub    *Hub
@@ -25,6 +30,7 @@ type Socket struct {
 	queue  *queue[outgoing] // holds memory only while something waits in it: most sockets are idle
 	ctx    context.Context
 	cancel context.CancelFunc
+	pinger *time.Timer // queues a ping; the writer sets it again after writing one; nil if never registered
 
 	closeOnce sync.Once
 	reason    closeReason // set before done is closed
@@ -43,12 +49,13 @@ type Socket struct {
 	written []time.Time
 }
 
-// outgoing is one of: an event to render, or a func to run.
-// The event is a pointer shared by every recipient, which keeps each
-// socket's queue small.
+// outgoing is one of: an event to render, a func to run, or a ping; none of
+// them (what close queues) only wakes a writer to close. The event is a pointer
+// shared by every recipient, which keeps each socket's queue small.
 type outgoing struct {
 	event *Event
 	do    func(ctx context.Context, s *Socket) ([]byte, error)
+	ping  bool
 }
 
 // closeReason with code 0 drops the connection without a close frame: the
@@ -65,13 +72,19 @@ func newSocket(h *Hub, userID int64, sessionID string, conn Conn) *Socket {
 		SessionID:  sessionID,
 		hub:        h,
 		conn:       conn,
-		queue:      newQueue[outgoing](h.cfg.QueueSize),
+		queue:      newDemandQueue[outgoing](h.cfg.QueueSize),
 		ctx:        ctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
 		finished:   make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
+}
+
+// startPinging sets the timer that queues the socket's pings: a timer, not a goroutine with a
+// ticker, so an idle socket keeps no goroutine for it. Register calls it under the hub's lock.
+func (s *Socket) startPinging() {
+	s.pinger = time.AfterFunc(s.hub.cfg.PingInterval, func() { s.enqueue(outgoing{ping: true}) })
 }
 
 // Context is cancelled when the socket closes: work done for it (a reader waiting for its turn)
@@ -95,7 +108,10 @@ func (s *Socket) enqueue(o outgoing) bool {
 		return false
 	default:
 	}
-	if s.queue.push(o) {
+	if ok, start := s.queue.offer(false, o); ok {
+		if start {
+			go s.writeLoop()
+		}
 		return true
 	}
 	s.hub.log.Warn("realtime: outgoing queue full, closing slow socket",
@@ -112,9 +128,17 @@ func (s *Socket) close(r closeReason) {
 		s.hub.remove(s)
 		close(s.done)
 		s.cancel()
+		if s.pinger != nil {
+			s.pinger.Stop()
+		}
 		if r.code == 0 {
 			// Unblocks a write stuck on a peer that stopped reading.
 			s.abortConn()
+		}
+		// A writer must see done to send the close frame and let go of the connection: the one
+		// running sees it before its next write; if none runs, this starts one.
+		if _, start := s.queue.offer(true, outgoing{}); start {
+			go s.writeLoop()
 		}
 	})
 }
@@ -129,11 +153,18 @@ func (s *Socket) abortConn() {
 	}
 }
 
+// writeLoop is the writer: it writes what is queued and ends when nothing is left (the next enqueue
+// starts another). The writer that finds the socket closed ends for good: it sends the close frame,
+// lets go of the connection and closes finished; no writer starts after it.
 func (s *Socket) writeLoop() {
+	closed, err := s.pump()
+	if !closed && err == nil {
+		return // idle
+	}
 	defer close(s.finished)
 	// abortConn, not conn.Close: a handler that took the connection back (Release) closes it itself.
 	defer s.abortConn()
-	if err := s.pump(); err != nil {
+	if err != nil {
 		s.hub.log.Debug("realtime: write failed, closing socket", "user_id", s.UserID, "err", err)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			s.hub.cfg.Observer.SlowSocketDropped(true)
@@ -165,38 +196,31 @@ func (s *Socket) writeLoop() {
 // maxCoalesced bounds the bytes one WebSocket message gathers from a backlog (see pump).
 const maxCoalesced = 64 << 10
 
-// pump writes until the socket is closed (nil) or a write fails. It takes everything queued at once
-// and writes it in as few WebSocket messages as maxCoalesced allows: every frame is a list of
-// out-of-band fragments, which the page applies in order, so frames that waited together cost one
-// message and one write instead of one each. A socket that keeps up sends one frame per message; one
-// that falls behind catches up in fewer, larger writes, as a group commit does. While the writer
-// works on what it took, the queue can fill again: a stuck write is noticed when it does.
-func (s *Socket) pump() error {
-	ping := time.NewTicker(s.hub.cfg.PingInterval)
-	defer ping.Stop()
+// pump writes until the queue is empty (false, nil), the socket is closed (true, nil) or a write
+// fails. It takes everything queued at once and writes it in as few WebSocket messages as
+// maxCoalesced allows: every frame is a list of out-of-band fragments, which the page applies in
+// order, so frames that waited together cost one message and one write instead of one each. A socket
+// that keeps up sends one frame per message; one that falls behind catches up in fewer, larger
+// writes, as a group commit does. While the writer works on what it took, the queue can fill again:
+// a stuck write is noticed when it does.
+func (s *Socket) pump() (closed bool, err error) {
 	var buf []byte
 	for {
 		// Checked first so a closed socket stops even with a backlog queued.
 		select {
 		case <-s.done:
-			return nil
+			return true, nil
 		default:
 		}
-		select {
-		case <-s.done:
-			return nil
-		case <-s.queue.ready():
-			var err error
-			if buf, err = s.writeAll(s.queue.take(), buf); err != nil {
-				return err
-			}
-			if cap(buf) > maxCoalesced {
-				buf = nil // a rare large catch-up: do not keep its buffer for every later frame
-			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(pingMessage, nil, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
-				return err
-			}
+		items := s.queue.next()
+		if len(items) == 0 {
+			return false, nil
+		}
+		if buf, err = s.writeAll(items, buf); err != nil {
+			return false, err
+		}
+		if cap(buf) > maxCoalesced {
+			buf = nil // a rare large catch-up: do not keep its buffer for every later frame
 		}
 	}
 }
@@ -204,7 +228,7 @@ func (s *Socket) pump() error {
 // writeAll renders items in order and writes their frames, gathered in buf up to maxCoalesced bytes
 // per message, until the socket closes. It returns buf for reuse.
 func (s *Socket) writeAll(items []outgoing, buf []byte) ([]byte, error) {
-	if len(items) == 1 { // the usual case: the frame is written as rendered, shared bytes and all
+	if len(items) == 1 && !items[0].ping { // the usual case: the frame is written as rendered, shared bytes and all
 		return buf, s.write(s.frameFor(items[0]))
 	}
 	buf = buf[:0]
@@ -213,6 +237,12 @@ func (s *Socket) writeAll(items []outgoing, buf []byte) ([]byte, error) {
 		case <-s.done:
 			return buf, nil
 		default:
+		}
+		if o.ping { // a control frame may go between two messages: written now, not gathered
+			if err := s.ping(); err != nil {
+				return buf, err
+			}
+			continue
 		}
 		buf = append(buf, s.frameFor(o)...)
 		if len(buf) >= maxCoalesced {
@@ -223,6 +253,15 @@ func (s *Socket) writeAll(items []outgoing, buf []byte) ([]byte, error) {
 		}
 	}
 	return buf, s.write(buf)
+}
+
+// ping writes a ping and sets the timer for the next one.
+func (s *Socket) ping() error {
+	if err := s.conn.WriteControl(pingMessage, nil, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	s.pinger.Reset(s.hub.cfg.PingInterval)
+	return nil
 }
 
 // write sends one text message; nothing to send is not an error.
@@ -248,6 +287,9 @@ func (s *Socket) write(frame []byte) error {
 func (s *Socket) frameFor(o outgoing) []byte {
 	var frame []byte
 	var err error
+	if o.event == nil && o.do == nil {
+		return nil // what close queued: nothing to write
+	}
 	if o.event != nil {
 		frame, err = s.hub.cfg.Render(s.ctx, s, *o.event)
 		if err != nil {
