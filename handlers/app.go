@@ -246,6 +246,10 @@ func New(d Deps) (*fiber.App, *Server, error) {
 		TrustedProxies:          prefixStrings(d.TrustedProxies),
 	})
 	app.Server().HeaderReceived = attach.allowUploads
+	// A hijacked connection (a WebSocket) is ours to close: the upgrade's handler returns at once and a
+	// goroutine of our own reads the socket (see socket). fasthttp then releases the request's context
+	// and the upgrade's goroutine, with its deep stack, instead of holding both while the socket lives.
+	app.Server().KeepHijackedConns = true
 	app.Use(s.accessLog)
 	app.Use(recover.New())
 	app.Use(s.securityHeaders)
@@ -270,8 +274,10 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	app.Post("/settings/password", s.requireUser, s.changePassword)
 	app.Post("/settings/sessions/end-others", s.requireUser, s.endOtherSessions)
 	app.Get("/ws", s.requireUser, s.upgrade, websocket.New(s.socket, websocket.Config{
-		Origins:         []string{"*"}, // checked in s.upgrade against BASE_URL or the Host, before the upgrade
-		ReadBufferSize:  4096,
+		Origins: []string{"*"}, // checked in s.upgrade against BASE_URL or the Host, before the upgrade
+		// Every open socket keeps its read buffer. What a page sends (a message, a typing note) is a few
+		// hundred bytes; a larger frame is read past the buffer, so a small one costs a read, not data.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		// A socket holds a write buffer only while it writes: most sockets are idle most of the time.
 		WriteBufferPool: &sync.Pool{},

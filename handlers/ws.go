@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -133,12 +134,29 @@ func decodeFrame(data []byte) (frame, int64, error) {
 	return f, after, nil
 }
 
-// socket runs for the life of one connection: it reads frames; the hub's writer goroutine does every
-// write. It must deregister before returning, because the connection object is reused after that.
+// socket takes over an upgraded connection: it reads what the upgrade's request left in the
+// handler's locals and returns at once, leaving the connection to readSocket on a goroutine of its
+// own. The server keeps hijacked connections (KeepHijackedConns), so fasthttp neither closes the
+// connection nor holds its request context and goroutine for the socket's life: an idle socket then
+// costs one small goroutine and its connection's state. conn is reused after the return; its
+// WebSocket connection is not.
 func (s *Server) socket(conn *fiberws.Conn) {
 	me, _ := conn.Locals(localsUser).(models.User)
 	sessionID, _ := conn.Locals(localsSessionID).(string)
 	addr, _ := conn.Locals(localsClientAddr).(string)
+	end, _ := conn.Locals(localsSessionEnd).(time.Time)
+	go s.readSocket(conn.Conn, me, sessionID, addr, end)
+}
+
+// readSocket runs for the life of one connection: it reads frames; the hub's writer goroutine does
+// every write. It closes the connection when it is done.
+func (s *Server) readSocket(conn *websocket.Conn, me models.User, sessionID, addr string, end time.Time) {
+	defer conn.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("socket reader panicked", "user_id", me.UserID, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
 	if !s.addrSockets.acquire(addr) {
 		// Upgrades that raced past the check in upgrade: the same answer, after the upgrade.
 		lingeringClose(conn, websocket.ClosePolicyViolation, "too many connections from your address")
@@ -148,7 +166,6 @@ func (s *Server) socket(conn *fiberws.Conn) {
 	sock := s.hub.Register(me.UserID, sessionID, conn)
 	defer s.hub.Unregister(sock)
 	// A socket never outlives its session: at the absolute expiry it closes with 1008, like at logout.
-	end, _ := conn.Locals(localsSessionEnd).(time.Time)
 	expiry := time.AfterFunc(time.Until(end), func() {
 		s.deliver(realtime.Event{Kind: realtime.KindSessionEnded, SessionID: sessionID})
 	})
@@ -201,7 +218,7 @@ func (e *closeError) Error() string { return e.text }
 // readFrame reads one message of at most maxFrame bytes. The library's own read limit would answer
 // an oversized frame with its close frame from under our writer, which may then fail and drop the
 // connection; here the limit is ours, and so is the close.
-func readFrame(conn *fiberws.Conn) (int, []byte, error) {
+func readFrame(conn *websocket.Conn) (int, []byte, error) {
 	kind, r, err := conn.NextReader()
 	if err != nil {
 		return 0, nil, err
@@ -220,7 +237,7 @@ func readFrame(conn *fiberws.Conn) (int, []byte, error) {
 // the close frame, then a half-close, then what the peer sends is read and dropped until it closes or
 // closeLinger passes. Closing at once, with unread data, would reset the connection: the peer's write
 // fails and a browser reports 1006 without reading the close frame.
-func lingeringClose(conn *fiberws.Conn, code int, text string) {
+func lingeringClose(conn *websocket.Conn, code int, text string) {
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	nc := conn.NetConn()
 	defer nc.Close()

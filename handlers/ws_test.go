@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -340,6 +342,44 @@ func TestPresenceGoesLive(t *testing.T) {
 	if !strings.Contains(frame, fmt.Sprintf(`id="status-%d"`, bobUser.UserID)) || !strings.Contains(frame, "last seen") {
 		t.Fatalf("the status line does not say bob went offline: %s", frame)
 	}
+}
+
+// An idle socket costs the server one goroutine, its reader: the writer runs only while there is
+// something to write, and the upgrade's goroutine, which holds fasthttp's request context, has
+// returned (the server keeps the hijacked connection, and closes it itself).
+func TestIdleSocketKeepsOneGoroutine(t *testing.T) {
+	ts := startServer(t, testOptions{})
+	const n = 4
+	var last *liveSocket
+	for i := range n {
+		last = ts.signedUp(fmt.Sprintf("idle%d", i)).socket().ready()
+	}
+	goroutines := func(fn string) int {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		return bytes.Count(buf, []byte(fn+"("))
+	}
+	count := func() string {
+		return fmt.Sprintf("%d readers, %d writers, %d upgrade handlers", goroutines("handlers.(*Server).readSocket"),
+			goroutines("realtime.(*Socket).writeLoop"), goroutines("fasthttp.hijackConnHandler"))
+	}
+	expect := func(readers int) {
+		t.Helper()
+		want := fmt.Sprintf("%d readers, 0 writers, 0 upgrade handlers", readers)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			have := count()
+			if have == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("goroutines of the sockets after 10s: %s, want %s", have, want)
+			}
+		}
+	}
+	expect(n)
+	// The reader of a socket whose peer went away ends (and closes the connection, now the server's).
+	last.conn.Close()
+	expect(n - 1)
 }
 
 func TestShutdownClosesWithServiceRestart(t *testing.T) {
