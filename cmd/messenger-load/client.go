@@ -377,7 +377,8 @@ func (ss *socketSet) open(ctx context.Context, e *env, plan []*user, firstID int
 		}
 	}
 	forEach(ctx, len(plan), e.cfg.connectConcurrent, pace, func(i int) {
-		s, err := dialSocket(ctx, e.wsURL, e.origin, plan[i], firstID+i)
+		in := e.instanceOf(plan[i])
+		s, err := dialSocket(ctx, in.wsURL, in.origin, plan[i], firstID+i)
 		if err != nil {
 			ss.errs.add(err.Error())
 			return

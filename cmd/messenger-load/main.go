@@ -10,7 +10,9 @@
 // throughput, errors and, with -spawn or -pid, the server's RSS and CPU time from /proc.
 //
 // -storm opens every socket at once (pages reconnecting after a restart); -read-delay makes every
-// socket a slow reader for a while; -connect-rate brings users online gradually.
+// socket a slow reader for a while; -connect-rate brings users online gradually. -url may list
+// several instances of one server on one PostgreSQL (and -pid their processes): each pair's two people
+// then open their sockets on different instances, so every message crosses between them.
 //
 // Other modes (-mode) measure other paths, each with its own report:
 //   - history: signed-in users read conversations seeded with -seed messages, -concurrency clients in
@@ -30,6 +32,7 @@
 //	go run ./cmd/messenger-load -spawn -users 200 -pairs 100 -duration 30s -rate 2
 //	go run ./cmd/messenger-load -spawn -db postgres -database-url "$TEST_DATABASE_URL"
 //	go run ./cmd/messenger-load -url http://127.0.0.1:8080 -pid "$(pidof messenger)" # started with REGISTER_LIMIT=0
+//	go run ./cmd/messenger-load -url http://127.0.0.1:8081,http://127.0.0.1:8082 -pid 1234,1235 # two instances, one PostgreSQL, one SESSION_KEYS
 //	go run ./cmd/messenger-load -spawn -mode history -users 64 -pairs 32 -seed 200 -concurrency 64 -duration 30s
 //	go run ./cmd/messenger-load -spawn -mode idle -users 1000 -hold 10s
 //	go run ./cmd/messenger-load -spawn -mode login-rush -users 200 -pairs 100 -rate 0.5 -rush-users 50 -rush-rate 40
@@ -55,6 +58,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,7 +90,7 @@ type config struct {
 	serverBin          string
 	db                 string
 	databaseURL        string
-	pid                int
+	pids               []int // -pid: one per URL of -url, or none
 	registerConcurrent int
 	connectConcurrent  int
 	connectRate        float64
@@ -175,7 +179,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("messenger-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.mode, "mode", modeChat, "chat (pairs chat over sockets), history (signed-in users read conversation pages), idle (open sockets and hold them: RSS per socket) or login-rush (chat beside users signing in over and over)")
-	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the server to load (loopback only); not with -spawn")
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the server to load (loopback only); not with -spawn. Several instances of one server (one database) as a comma-separated list: user i's sockets go to the i-th (mod n), so the two people of a pair are on different instances; HTTP requests (sign-ups, history, sign-ins) go to the first")
 	fs.IntVar(&c.users, "users", 200, "users to register")
 	fs.IntVar(&c.pairs, "pairs", 100, "chatting pairs, taken from the users (2×pairs ≤ users)")
 	fs.IntVar(&c.sockets, "sockets", 0, "sockets in all (0: one per user); the extra ones go to users who do not chat")
@@ -187,7 +191,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.serverBin, "server-bin", "", "with -spawn: the server binary (default: go build messenger/cmd/messenger)")
 	fs.StringVar(&c.db, "db", "sqlite", "with -spawn: sqlite or postgres")
 	fs.StringVar(&c.databaseURL, "database-url", "", "with -spawn: DATABASE_URL (required for postgres; default for sqlite: a temporary file)")
-	fs.IntVar(&c.pid, "pid", 0, "without -spawn: the server's process id, to read its RSS and CPU from /proc")
+	fs.Func("pid", "without -spawn: the server's process id, to read its RSS and CPU from /proc (with several -url instances, theirs in the same order, comma-separated: the figures are their sums)", func(v string) error {
+		pids, err := parsePids(v)
+		c.pids = pids
+		return err
+	})
 	fs.IntVar(&c.registerConcurrent, "register-concurrency", 8, "registrations in flight")
 	fs.IntVar(&c.connectConcurrent, "connect-concurrency", 16, "socket handshakes in flight")
 	fs.Float64Var(&c.connectRate, "connect-rate", 0, "users brought online per second (their first socket; 0: as fast as -connect-concurrency allows); extra sockets are not paced")
@@ -260,8 +268,10 @@ func (c *config) validate(urlSet bool) error {
 		return errors.New("-db must be sqlite or postgres")
 	case c.spawn && urlSet:
 		return errors.New("-spawn starts its own server: leave out -url")
-	case c.spawn && c.pid != 0:
+	case c.spawn && len(c.pids) > 0:
 		return errors.New("-pid is for a server this tool did not start")
+	case len(c.pids) > 0 && len(c.pids) != len(strings.Split(c.url, ",")):
+		return errors.New("-pid needs one process id for each URL of -url")
 	case !c.spawn && (c.serverBin != "" || c.databaseURL != ""):
 		return errors.New("-server-bin and -database-url need -spawn")
 	}
@@ -269,8 +279,10 @@ func (c *config) validate(urlSet bool) error {
 		c.sockets = c.users
 	}
 	if !c.spawn {
-		if _, err := loopbackURL(c.url); err != nil {
-			return err
+		for raw := range strings.SplitSeq(c.url, ",") {
+			if _, err := loopbackURL(raw); err != nil {
+				return err
+			}
 		}
 	}
 	if c.spawn && c.databaseURL != "" {
@@ -575,20 +587,37 @@ func ownCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// prober reads the server's /proc entries; with no pid it reports nothing.
-type prober struct{ pid int }
+// parsePids reads -pid: process ids separated by commas.
+func parsePids(v string) ([]int, error) {
+	var pids []int
+	for f := range strings.SplitSeq(v, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%q is not a process id", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
 
-func newProber(pid int) *prober { return &prober{pid: pid} }
+// prober reads the server's /proc entries, summed over its instances; with no pid it reports nothing.
+type prober struct{ pids []int }
+
+func newProber(pids ...int) *prober { return &prober{pids: pids} }
 
 func (p *prober) sample() *procSample {
-	if p.pid == 0 {
+	if len(p.pids) == 0 {
 		return nil
 	}
-	s, err := readProc(p.pid)
-	if err != nil {
-		return nil
+	var sum procSample
+	for _, pid := range p.pids {
+		s, err := readProc(pid)
+		if err != nil {
+			return nil
+		}
+		sum.RSSKiB, sum.HWMKiB, sum.CPUSecs, sum.Threads = sum.RSSKiB+s.RSSKiB, sum.HWMKiB+s.HWMKiB, sum.CPUSecs+s.CPUSecs, sum.Threads+s.Threads
 	}
-	return &s
+	return &sum
 }
 
 // watcher samples RSS periodically and keeps the highest.

@@ -27,8 +27,9 @@ type server struct {
 }
 
 // startServer builds the server when bin is empty, starts it on a free loopback port with its own
-// key file (and SQLite file), and waits until /readyz answers.
-func startServer(ctx context.Context, bin, db, databaseURL string) (*server, error) {
+// key file (and SQLite file), and waits until /readyz answers. A keyFile shares another instance's
+// session key (the key file in its dir), so a session signed by one is good on the other.
+func startServer(ctx context.Context, bin, db, databaseURL, keyFile string) (*server, error) {
 	dir, err := os.MkdirTemp("", "messenger-load-*")
 	if err != nil {
 		return nil, err
@@ -67,12 +68,15 @@ func startServer(ctx context.Context, bin, db, databaseURL string) (*server, err
 		return fail(err)
 	}
 	defer logFile.Close()
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, "session-key")
+	}
 	s.cmd = exec.Command(bin)
 	s.cmd.Env = append(os.Environ(),
 		"ADDR="+addr,
 		"DATABASE_URL="+databaseURL,
 		"SESSION_KEYS=",
-		"SESSION_KEY_FILE="+filepath.Join(dir, "session-key"),
+		"SESSION_KEY_FILE="+keyFile,
 		"BASE_URL=",
 		// The tool sends fast from few sockets and opens every user's socket from one address.
 		"SEND_RATE=0", "MAX_SOCKETS=0", "MAX_SOCKETS_PER_ADDRESS=0",

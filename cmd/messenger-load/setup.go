@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,14 +32,17 @@ type runInfo struct {
 type env struct {
 	cfg    config
 	base   *url.URL
-	origin string
+	origin string // of the first instance, which registers and signs in
 	wsURL  string
-	probe  *prober
-	reg    *registrar
-	errs   *errorCounts
-	runID  string
-	logw   io.Writer
-	info   *runInfo
+	// instances are the servers' origins and socket URLs (-url's list; one without it): user i's
+	// sockets open on instances[i mod n].
+	instances []instance
+	probe     *prober
+	reg       *registrar
+	errs      *errorCounts
+	runID     string
+	logw      io.Writer
+	info      *runInfo
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -67,28 +71,46 @@ func setUp(ctx context.Context, cfg config, logw io.Writer, info *runInfo) (e *e
 		info.Errors = errs.list()
 	}
 	e = &env{cfg: cfg, errs: errs, runID: randomToken(6), logw: logw, info: info}
-	base, pid := cfg.url, cfg.pid
+	base, pids := cfg.url, cfg.pids
 	if cfg.spawn {
 		e.logf("starting the server (%s)", cfg.db)
-		srv, err = startServer(ctx, cfg.serverBin, cfg.db, cfg.databaseURL)
+		srv, err = startServer(ctx, cfg.serverBin, cfg.db, cfg.databaseURL, "")
 		if err != nil {
 			srv = nil
 			return nil, finish, err
 		}
-		base, pid = srv.url, srv.pid()
+		base, pids = srv.url, []int{srv.pid()}
 		info.Spawned, info.Database = true, cfg.db
 	}
-	e.base, err = loopbackURL(base)
-	if err != nil {
-		return nil, finish, err
+	var urls []string
+	for raw := range strings.SplitSeq(base, ",") {
+		u, err := loopbackURL(raw)
+		if err != nil {
+			return nil, finish, err
+		}
+		urls = append(urls, u.String())
+		e.instances = append(e.instances, instance{origin: u.Scheme + "://" + u.Host, wsURL: "ws://" + u.Host + "/ws"})
+		if e.base == nil {
+			e.base = u
+		}
 	}
-	info.URL = e.base.String()
-	e.origin = e.base.Scheme + "://" + e.base.Host
-	e.wsURL = "ws://" + e.base.Host + "/ws"
-	e.probe = newProber(pid)
+	info.URL = strings.Join(urls, ", ")
+	e.origin, e.wsURL = e.instances[0].origin, e.instances[0].wsURL
+	e.probe = newProber(pids...)
 	password := "load-" + randomToken(16)
 	e.reg = &registrar{base: e.base, origin: e.origin, transport: newTransport(), password: password}
 	return e, finish, nil
+}
+
+// instance is one server of several on one database.
+type instance struct{ origin, wsURL string }
+
+// instanceOf is the instance user u's sockets open on.
+func (e *env) instanceOf(u *user) instance {
+	if u.index < 0 {
+		return e.instances[0]
+	}
+	return e.instances[u.index%len(e.instances)]
 }
 
 // setUpUsers is setUp, then the registration of cfg.users users, of whom at least need must succeed.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -147,6 +148,8 @@ func TestFlagsBounded(t *testing.T) {
 		{"-duration", "0s"}, {"-sockets", "10"}, {"-mode", "bogus"}, {"-mode", "history", "-history-page", "newer"},
 		{"-mode", "history", "-seed", "1"}, {"-mode", "history", "-concurrency", "0"}, {"-mode", "history", "-users", "4"},
 		{"-mode", "idle", "-hold", "-1s"}, {"-mode", "login-rush", "-rush-rate", "0"}, {"-mode", "login-rush", "-rush-users", "0"},
+		{"-url", "http://127.0.0.1:1,http://192.0.2.1:2"}, {"-pid", "0"}, {"-pid", "12,x"}, {"-spawn", "-pid", "12"},
+		{"-url", "http://127.0.0.1:1,http://127.0.0.1:2", "-pid", "12"},
 	} {
 		if _, err := parseFlags(args, discard{}); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
@@ -160,6 +163,10 @@ func TestFlagsBounded(t *testing.T) {
 	c, err = parseFlags([]string{"-mode", "idle", "-users", "4", "-sockets", "8"}, discard{})
 	if err != nil || c.mode != modeIdle || c.sockets != 8 || c.hold != 10*time.Second {
 		t.Fatalf("parseFlags(idle): %+v, %v", c, err)
+	}
+	c, err = parseFlags([]string{"-url", "http://127.0.0.1:1,http://127.0.0.1:2", "-pid", "12,13"}, discard{})
+	if err != nil || !slices.Equal(c.pids, []int{12, 13}) {
+		t.Fatalf("parseFlags(two instances): %+v, %v", c, err)
 	}
 	c, err = parseFlags([]string{"-mode", "history", "-users", "4", "-pairs", "2"}, discard{})
 	if err != nil || c.historyPage != "older" || c.seed != 200 || c.concurrency != 64 {
