@@ -199,8 +199,9 @@ func New(d Deps) (*fiber.App, *Server, error) {
 	if n, ok := d.Broker.(realtime.TxNotifier); ok {
 		s.sendsAnnounced = d.Store.AnnounceSends(func(msgs []models.ExtendedMessage) (string, []string) {
 			events := make([]realtime.Event, len(msgs))
-			for i, m := range msgs {
-				events[i] = messageEvent(m)
+			for i := range msgs {
+				events[i] = messageEvent(msgs[i])
+				events[i].Message = &msgs[i] // crosses with the event when it fits
 			}
 			return n.Notifications(events)
 		})

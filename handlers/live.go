@@ -467,10 +467,12 @@ func (s *Server) deliver(ev realtime.Event) {
 	s.hub.Deliver(ev)
 }
 
-// completeMessage loads a message announced by id (from another instance); either way the stored
-// message decides who sees it, whatever the event names.
+// completeMessage loads a message announced by id (from another instance, when it did not fit its
+// notification); either way the message, as stored, decides who sees it, whatever the event names.
 func (s *Server) completeMessage(ctx context.Context, ev *realtime.Event) error {
-	if ev.Message == nil {
+	if ev.Message != nil {
+		s.recent.put(*ev.Message) // an edit or a read of it later finds it here, as one read back would be
+	} else {
 		msg, err := s.recent.get(ctx, s.store, ev.MessageID)
 		if err != nil {
 			return err

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"messenger/models"
 )
 
 // runBroker runs b until stop is called or the test ends, and checks that
@@ -143,6 +146,62 @@ func TestEncodeEventSplitsOversizeEvents(t *testing.T) {
 		if _, err := encodeEvent(tooBig); err == nil {
 			t.Fatal("an event that cannot fit a notification was accepted")
 		}
+	}
+}
+
+// A new message crosses instances with its event when it fits the payload, and arrives as the
+// sending instance had it; a long one goes by id alone, for each instance to read once.
+func TestMessageTravelsWithItsEventWhenItFits(t *testing.T) {
+	b := &pgBroker{log: slog.New(slog.DiscardHandler)}
+	at := time.Date(2026, 12, 3, 16, 30, 1, 123456000, time.FixedZone("CET", 3600))
+	reply, client := int64(6), "c-1"
+	short := &models.ExtendedMessage{Message: models.Message{MessageID: 7, ConversationID: 3, Seq: 2, MessageDate: at,
+		MessageBody: "hello <b>bob</b> ✓", SenderUserID: 1, RecipientUserID: 2, Unread: true, ClientID: &client, ReplyToID: &reply,
+		Attachment: &models.Attachment{AttachmentID: 9, MessageID: 7, UploaderID: 1, SHA256: "ab", Name: "a.png", Size: 5, ContentType: "image/png", Width: 4, Height: 3, CreatedAt: at}},
+		SenderUsername: "alice", RecipientUsername: "bob", SenderUnread: 0, RecipientUnread: 4,
+		ReplyTo: &models.Quote{MessageID: 6, SenderUsername: "bob", Body: "hi"}}
+	long := *short
+	long.MessageBody = strings.Repeat("é", maxPayload)
+	for _, tt := range []struct {
+		name    string
+		message *models.ExtendedMessage
+		carried bool
+	}{{"short", short, true}, {"long", &long, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := Event{Kind: KindMessage, MessageID: 7, ConversationID: 3, Seq: 2, Users: []int64{1, 2}, Message: tt.message}
+			_, payloads := b.Notifications([]Event{ev})
+			if len(payloads) != 1 || len(payloads[0]) > maxPayload {
+				t.Fatalf("%d payloads for one message", len(payloads))
+			}
+			var got []Event
+			b.deliverPayload(payloads[0], func(ev Event) { got = append(got, ev) })
+			if len(got) != 1 || got[0].MessageID != 7 || got[0].Carried != nil {
+				t.Fatalf("delivered %+v", got)
+			}
+			if !tt.carried {
+				if got[0].Message != nil || strings.Contains(payloads[0], "é") {
+					t.Fatalf("a message too long for the payload travelled with it: %.200s", payloads[0])
+				}
+				return
+			}
+			m := got[0].Message
+			if m == nil || !m.MessageDate.Equal(at) || m.Attachment == nil || !m.Attachment.CreatedAt.Equal(at) {
+				t.Fatalf("the message did not travel with its event: %+v", m)
+			}
+			want := *tt.message
+			want.MessageDate, want.Attachment = m.MessageDate, &models.Attachment{}
+			*want.Attachment = *tt.message.Attachment
+			want.Attachment.CreatedAt = m.Attachment.CreatedAt
+			if !reflect.DeepEqual(*m, want) {
+				t.Fatalf("arrived as\n%+v\nwant\n%+v", *m, want)
+			}
+		})
+	}
+	// A carried message that is not the event's is not taken for it.
+	var got []Event
+	b.deliverPayload(`[{"k":"message","m":8,"msg":{"MessageID":7}}]`, func(ev Event) { got = append(got, ev) })
+	if len(got) != 1 || got[0].Message != nil {
+		t.Fatalf("delivered %+v", got)
 	}
 }
 

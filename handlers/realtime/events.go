@@ -41,8 +41,10 @@ const (
 )
 
 // Event is what crosses instances. The JSON names are short because a
-// PostgreSQL notification payload is limited to 8,000 bytes; what does not fit
-// (the message itself) travels as ids and is loaded once by each instance.
+// PostgreSQL notification payload is limited to 8,000 bytes. A new message
+// travels with its event when it fits (Carried); otherwise, and for everything
+// else an event's fragments show, the ids travel and each instance loads the
+// rest once.
 type Event struct {
 	Kind           Kind    `json:"k"`
 	Users          []int64 `json:"u,omitempty"`
@@ -60,6 +62,10 @@ type Event struct {
 	SessionID       string  `json:"s,omitempty"`
 	Change          int64   `json:"ch,omitempty"` // KindChange: the change number in its conversation
 	Last            bool    `json:"l,omitempty"`  // KindChange: the message is its conversation's newest
+	// Carried is a KindMessage event's Message on its way to the other instances, when the payload
+	// has room for it (encodeEvent sets it; the receiving broker moves it to Message): they then
+	// deliver it without reading it back from the database.
+	Carried *models.ExtendedMessage `json:"msg,omitempty"`
 
 	// Filled in by the instance that delivers the event, never published: what its fragments show,
 	// loaded once per instance so that no socket has to ask the database.

@@ -72,6 +72,15 @@ func encodePublishable(ev Event) ([][]byte, error) {
 // encodeEvent returns ev as JSON; an event too big for one payload is split
 // into events for parts of its Users, which the hub delivers identically.
 func encodeEvent(ev Event) ([][]byte, error) {
+	if ev.Kind == KindMessage && ev.Message != nil && ev.Carried == nil {
+		withMessage := ev
+		withMessage.Carried = ev.Message
+		if data, err := json.Marshal(withMessage); err == nil && len("[]")+len(data) <= maxPayload {
+			return [][]byte{data}, nil
+		}
+		// A long message goes by id: each instance reads it once.
+	}
+	ev.Carried = nil
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("realtime: encode %s event: %w", ev.Kind, err)
@@ -209,6 +218,10 @@ func (b *pgBroker) deliverPayload(payload string, deliver func(Event)) {
 			b.log.Warn("realtime: event skipped", "err", err)
 			continue
 		}
+		if ev.Kind == KindMessage && ev.Carried != nil && ev.Carried.MessageID == ev.MessageID {
+			ev.Message = ev.Carried
+		}
+		ev.Carried = nil
 		deliver(ev)
 	}
 }
