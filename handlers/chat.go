@@ -243,7 +243,7 @@ func (s *Server) sendWith(ctx context.Context, sender models.User, to, rawBody, 
 	}
 	in := store.SendInput{SenderID: sender.UserID, RecipientID: recipient.UserID, Body: body, ClientID: clientID, Attachment: att}
 	if quote != nil {
-		in.ReplyToID = quote.MessageID
+		in.ReplyToID, in.Quote = quote.MessageID, quote
 	}
 	msg, created, err := s.store.SendMessage(ctx, in)
 	if errors.Is(err, store.ErrConflict) {

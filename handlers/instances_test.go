@@ -35,6 +35,17 @@ func TestTwoInstancesDeliverAcross(t *testing.T) {
 	}
 	bobSock.sendJSON(`{"to":"alice","body":"and back"}`)
 	aliceSock.waitFor(0, "and back", `data-sender="bob"`)
+
+	// A reply crosses with its quote, and comes back to the sender's own page with it: on PostgreSQL
+	// both instances deliver what the notification carries.
+	original := one.sendStored("alice", "bob", "the question")
+	bobSock.sendJSON(fmt.Sprintf(`{"to":"alice","body":"the answer","reply_to":%d,"client_id":"x-2"}`, original.MessageID))
+	for _, sock := range []*liveSocket{aliceSock, bobSock} {
+		frame, _ := sock.waitFor(0, `data-client-id="x-2"`)
+		if !strings.Contains(frame, fmt.Sprintf(`data-reply-to="%d"`, original.MessageID)) || !strings.Contains(frame, "<span data-quote-text>the question") {
+			t.Fatalf("a reply arrived without its quote: %s", frame)
+		}
+	}
 }
 
 // lostMessagePublishes is a PostgreSQL broker that loses every message event handed to Publish after

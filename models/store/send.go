@@ -43,6 +43,9 @@ type SendInput struct {
 	// its ids and date.
 	Attachment *models.Attachment
 	ReplyToID  int64 // the message of the same conversation this one answers (checked by the caller); 0: none
+	// Quote is ReplyToID's quote as the caller read it: the stored message carries it, to its own
+	// sockets and, inside its notification, to the other instances.
+	Quote *models.Quote
 }
 
 type sendRequest struct {
@@ -434,6 +437,7 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 		if r.in.ReplyToID != 0 {
 			m.ReplyToID = &r.in.ReplyToID
 			replyTo = r.in.ReplyToID
+			msgs[i].ReplyTo = r.in.Quote
 		}
 		msgs[i].Message = m
 		at[place{m.ConversationID, m.Seq}] = i
