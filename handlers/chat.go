@@ -276,7 +276,8 @@ func messageEvent(msg models.ExtendedMessage) realtime.Event {
 
 // liveMessageEvent is messageEvent with everything the message's fragments show, so that no socket asks
 // the database: the message, both users and each one's unread count in the conversation. What crosses
-// instances is the ids and the counts; an instance that gets only ids loads the rest once (deliver).
+// instances is the ids, the counts and the message when it fits the notification; an instance loads
+// what did not come (a long message, the users) once (deliver).
 // A new message's counts come from its send; a repeated one (not created) reads the current ones.
 func (s *Server) liveMessageEvent(ctx context.Context, msg models.ExtendedMessage, created bool, sender, recipient models.User) realtime.Event {
 	ev := messageEvent(msg)

@@ -489,9 +489,9 @@ func (s *Store) writeBatch(ctx context.Context, rows []*sendRequest) (_ []models
 
 	// 4. The announcement, committed with the messages (PostgreSQL queues it until the commit).
 	if s.send.announce != nil {
-		channel, payloads := s.send.announce(msgs)
-		for _, p := range payloads {
-			if err := exec("notify", channel, p); err != nil {
+		// Every payload in one statement (a batch's messages may need several): one round trip.
+		if channel, payloads := s.send.announce(msgs); len(payloads) > 0 {
+			if err := exec("notify", channel, payloads); err != nil {
 				return nil, nil, fmt.Errorf("notify: %w", err)
 			}
 		}
@@ -535,7 +535,11 @@ ON CONFLICT (sender_user_id, client_id) DO NOTHING RETURNING message_id, convers
 		return `WITH v (id, last) AS (VALUES ` + values(n, "CAST(? AS BIGINT), CAST(? AS BIGINT)") + `)
 UPDATE conversations SET last_message_id = v.last, last_message_at = ? FROM v WHERE conversations.conversation_id = v.id`
 	},
-	"notify": func(int) string { return `SELECT pg_notify(?, ?)` },
+	// ORDER BY: PostgreSQL calls a volatile function of the select list after sorting, so the
+	// notifications go in the payloads' order.
+	"notify": func(int) string {
+		return `SELECT pg_notify(?, p) FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS n (p, i) ORDER BY i`
+	},
 }
 
 type stmtKey struct {

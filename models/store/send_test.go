@@ -285,12 +285,13 @@ func TestSendsAnnouncedInTheirTransaction(t *testing.T) {
 	if _, err := listener.Exec(ctx, "LISTEN test_sends"); err != nil {
 		t.Fatal(err)
 	}
+	// A payload per message: a batch sends several notifications, which must keep their order.
 	if !s.AnnounceSends(func(msgs []models.ExtendedMessage) (string, []string) {
 		var ids []string
 		for _, m := range msgs {
 			ids = append(ids, strconv.FormatInt(m.MessageID, 10))
 		}
-		return "test_sends", []string{strings.Join(ids, ",")}
+		return "test_sends", ids
 	}) {
 		t.Fatal("AnnounceSends refused on PostgreSQL")
 	}
