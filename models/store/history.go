@@ -26,9 +26,9 @@ type History struct {
 
 // historySQL finds the partner by username key, the viewer's username, their conversation, the
 // cursor message's seq and the page before it (n rows at most) with the id of each message's
-// attachment, in one statement. The attachments and the quoted messages themselves are read after it,
-// only for a page that has some (most have none): every column costs a read per row, and the 15
-// columns of an attachment and a quote were 40% of the page's columns. Every join but the page is a unique lookup (one
+// attachment, in one statement. The attachments and the quoted messages themselves are read after
+// it, only for a page that has some (most have none): every column costs a read per row, and an
+// attachment's and a quote's were 15 of the 35. Every join but the page is a unique lookup (one
 // row at most), so the page is a keyset range on the unique index (conversation_id, seq), read
 // backwards in index order and cut at the limit: the same work at any depth. SQLite sees that through
 // a flat join; PostgreSQL needs the page as a LATERAL subquery (it would sort the whole conversation
