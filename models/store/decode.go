@@ -116,7 +116,7 @@ func utcText(s string) (t time.Time, ok bool) {
 	year, month, day := digits(0, 4), digits(5, 2), digits(8, 2)
 	hour, minute, sec := digits(11, 2), digits(14, 2), digits(17, 2)
 	rest, nsec := s[19:], 0
-	if len(rest) > 1 && rest[0] == '.' {
+	if len(rest) > 1 && rest[0] == '.' && rest[1] >= '0' && rest[1] <= '9' {
 		n := 1
 		for n < len(rest) && n <= 9 && rest[n] >= '0' && rest[n] <= '9' {
 			n++

@@ -49,7 +49,7 @@ func TestUTCTextAgreesWithTimeParse(t *testing.T) {
 		// left to time.Parse, read or refused there:
 		"2026-02-30 13:04:05+00:00", "2026-13-03 13:04:05", "2026-12-03 24:00:00", "2026-12-03 13:04:05.",
 		"2026-12-03 13:04:05.1234567891Z", "2026-12-03 13:04:05+01:00", "2026-12-03 13:04:05.5 +0000 UTC",
-		"2026-12-03 1a:04:05", "2026-12-03 13:04:05 ", "-026-12-03 13:04:05",
+		"2026-12-03 1a:04:05", "2026-12-03 13:04:05 ", "-026-12-03 13:04:05", "2026-12-03 13:04:05.Z",
 	} {
 		var layouts decoder
 		var want time.Time
@@ -72,7 +72,7 @@ func TestUTCTextAgreesWithTimeParse(t *testing.T) {
 			t.Errorf("%q: not read by the fast path", text)
 		}
 	}
-	for _, text := range []string{"2026-02-30 13:04:05+00:00", "2026-12-03 13:04:05+01:00", "2026-12-03 13:04:05."} {
+	for _, text := range []string{"2026-02-30 13:04:05+00:00", "2026-12-03 13:04:05+01:00", "2026-12-03 13:04:05.", "2026-12-03 13:04:05.Z"} {
 		if _, ok := utcText(text); ok {
 			t.Errorf("%q: read by the fast path", text)
 		}
