@@ -31,13 +31,28 @@ func newDemandQueue[T any](limit int) *queue[T] {
 func (q *queue[T]) offer(force bool, items ...T) (ok, start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !force && q.limit > 0 && len(q.items)+len(items) > q.limit {
+	if !q.appendLocked(force, items) {
 		return false, false
 	}
-	q.items = append(q.items, items...)
 	start = !q.running
 	q.running = true
 	return true, start
+}
+
+// appendLocked appends all items or none (force ignores the limit); q.mu is held.
+func (q *queue[T]) appendLocked(force bool, items []T) bool {
+	if !force && q.limit > 0 && len(q.items)+len(items) > q.limit {
+		return false
+	}
+	q.items = append(q.items, items...)
+	return true
+}
+
+// takeLocked removes and returns everything queued, oldest first; q.mu is held.
+func (q *queue[T]) takeLocked() []T {
+	items := q.items
+	q.items = nil
+	return items
 }
 
 // next removes and returns everything queued, for the on-demand consumer. Nothing means the
@@ -46,8 +61,7 @@ func (q *queue[T]) offer(force bool, items ...T) (ok, start bool) {
 func (q *queue[T]) next() []T {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	items := q.items
-	q.items = nil
+	items := q.takeLocked()
 	if len(items) == 0 {
 		q.running = false
 	}
@@ -57,12 +71,11 @@ func (q *queue[T]) next() []T {
 // push appends all items or none; false means the queue would exceed its limit.
 func (q *queue[T]) push(items ...T) bool {
 	q.mu.Lock()
-	if q.limit > 0 && len(q.items)+len(items) > q.limit {
-		q.mu.Unlock()
+	ok := q.appendLocked(false, items)
+	q.mu.Unlock()
+	if !ok {
 		return false
 	}
-	q.items = append(q.items, items...)
-	q.mu.Unlock()
 	select {
 	case q.signal <- struct{}{}:
 	default:
@@ -74,9 +87,7 @@ func (q *queue[T]) push(items ...T) bool {
 func (q *queue[T]) take() []T {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	items := q.items
-	q.items = nil
-	return items
+	return q.takeLocked()
 }
 
 // ready receives after a push; the consumer must take everything each time,
