@@ -57,3 +57,8 @@ func (s *Store) ExplainHistory(ctx context.Context, viewerID int64, partnerName 
 	}
 	return strings.Join(lines, "\n"), rows.Err()
 }
+
+// Checkpoint runs one round of SQLite's checkpointer: the frames in the WAL and those copied.
+func (s *Store) Checkpoint(ctx context.Context) (frames, copied int64, err error) {
+	return s.ckpt.round(ctx)
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type Store struct {
 	migrated migrations.Result
 	send     sender
 	stmts    statements
+	ckpt     *checkpointer // SQLite's; nil on PostgreSQL
 }
 
 // Target says which database a DATABASE_URL names.
@@ -99,13 +101,12 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		// the group commit under load (docs/PERFORMANCE.md, the pinned profiles): temp_store(MEMORY) keeps
 		// the statement journal of the batch's multi-row statements in memory (in a file it cost a write(2)
 		// per page, 5% of the CPU); cache_size 32 MiB keeps the indexes the batch inserts into in memory
-		// (the default 2 MiB re-read pages with pread, 8%); wal_autocheckpoint(8192 pages, 32 MiB of WAL)
-		// copies a page hot in many batches back to the database once per checkpoint, not every 4 MiB (the
-		// checkpoints, run by the committing connection, fell from 7.6% to 2.3%).
+		// (the default 2 MiB re-read pages with pread, 8%). Checkpoints are the checkpointer's
+		// (checkpoint.go); the writer's wal_autocheckpoint is only a bound for when it cannot keep up.
 		if err := createPrivate(target.DSN); err != nil {
 			return nil, err
 		}
-		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(8192)&_time_format=sqlite"
+		dsn := "file:" + target.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")&_time_format=sqlite"
 		// Switching a new file to WAL takes an exclusive lock without waiting for it: another process
 		// opening the same file at the same moment makes this fail once in a while; try again.
 		for attempt := 1; ; attempt++ {
@@ -160,8 +161,16 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		readerDB.SetMaxOpenConns(sqliteReaders)
 		readerDB.SetMaxIdleConns(sqliteReaders)
 	}
+	var ckpt *checkpointer
+	if target.Dialect == migrations.SQLite {
+		if ckpt, err = openCheckpointer(target.DSN, log); err != nil {
+			sqlDB.Close()
+			readerDB.Close()
+			return nil, err
+		}
+	}
 	st := &Store{db: db, sqlDB: sqlDB, reader: reader, readerDB: readerDB, dialect: target.Dialect, url: databaseURL, migrated: migrated,
-		send: sender{queue: make(chan *sendRequest, maxBatch), done: make(chan struct{})}}
+		send: sender{queue: make(chan *sendRequest, maxBatch), done: make(chan struct{})}, ckpt: ckpt}
 	go st.commitLoop()
 	if err := errors.Join(st.backfillSkeletons(ctx, log), st.backfillNameKeys(ctx)); err != nil {
 		st.Close()
@@ -195,7 +204,11 @@ const (
 // Close lets queued sends finish and releases the connections.
 func (s *Store) Close() error {
 	s.stopCommitter()
-	err := errors.Join(s.stmts.close(), s.sqlDB.Close())
+	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
+	err = errors.Join(err, s.stmts.close(), s.sqlDB.Close())
 	if s.readerDB != s.sqlDB {
 		err = errors.Join(err, s.readerDB.Close())
 	}
