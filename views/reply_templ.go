@@ -281,13 +281,7 @@ func partnerOf(me int64, m models.ExtendedMessage) string {
 }
 
 // quoteText is the start of a quoted message, cut at models.QuoteLen characters.
-func quoteText(body string) string {
-	r := []rune(body)
-	if len(r) > models.QuoteLen {
-		return string(r[:models.QuoteLen]) + "…"
-	}
-	return body
-}
+func quoteText(body string) string { return cutRunes(body, models.QuoteLen) }
 
 func replyValue(f Composer) string {
 	if f.ReplyTo == nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 
-	"fmt"
 	"github.com/a-h/templ"
 	"net/url"
 	"strconv"
@@ -182,7 +181,7 @@ func PairKey(a, b int64) string {
 	if a > b {
 		a, b = b, a
 	}
-	return fmt.Sprintf("%d-%d", a, b)
+	return strconv.FormatInt(a, 10) + "-" + strconv.FormatInt(b, 10)
 }
 
 // LiveID is the element live messages of a conversation are appended to.
@@ -224,14 +223,23 @@ func preview(c models.Contact, me int64) string {
 	if c.LastMessage.DeletedAt != nil {
 		return "Message deleted"
 	}
-	body := []rune(attachmentPreview(c.LastMessage))
-	if len(body) > 80 {
-		body = append(body[:80], '…')
-	}
+	body := cutRunes(attachmentPreview(c.LastMessage), 80)
 	if c.LastMessage.SenderUserID == me {
-		return "You: " + string(body)
+		return "You: " + body
 	}
-	return string(body)
+	return body
+}
+
+// cutRunes is s cut after n characters, with "…" when something was cut.
+func cutRunes(s string, n int) string {
+	i := 0
+	for at := range s {
+		if i == n {
+			return s[:at] + "…"
+		}
+		i++
+	}
+	return s
 }
 
 func initials(u models.User) string {
